@@ -1,0 +1,71 @@
+"""The options every recipe shares, with the same names and meanings, and config files.
+
+Every option can also come from a YAML or JSON file (`--config run.yaml`, keys as
+the option names with `_` or `-`); options on the command line win over the file.
+"""
+
+import argparse
+import difflib
+import json
+from pathlib import Path
+
+from tfnlp.errors import ConfigError
+
+
+def recipe_parser(description, *, model="minilm-l6", epochs=3, batch_size=32, max_length=128, learning_rate=5e-5):
+    """An `ArgumentParser` with the shared recipe options; a recipe adds its own.
+
+    The keyword arguments are the recipe's defaults for the shared options.
+    """
+    parser = argparse.ArgumentParser(
+        description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    add = parser.add_argument
+    add("--config", help="YAML or JSON file of option values (command-line options win).")
+    add("--data-dir", help="folder holding the data sets (default: $TFNLP_DATA_DIR, then ../shared/data).")
+    add("--model", default=model, help="offline preset name, local Hugging Face directory, or hub id.")
+    add("--epochs", type=int, default=epochs, help="passes over the training data.")
+    add("--batch-size", type=int, default=batch_size, help="examples per training step.")
+    add("--max-length", type=int, default=max_length, help="most tokens per example; batches pad to their longest.")
+    add("--learning-rate", type=float, default=learning_rate, help="peak learning rate (linear warm-up then decay).")
+    add("--output-dir", default="saved_models", help="root of the run folders.")
+    add("--name", help="run folder name (default: <recipe>-<timestamp>).")
+    add("--seed", type=int, default=42, help="random seed, for repeatable runs.")
+    add("--fast", action="store_true", help="small subset and one epoch: a smoke run of a few minutes.")
+    add("--resume", action="store_true", help="continue the interrupted run named by --name from its last backup.")
+    return parser
+
+
+def load_config_file(path):
+    """Read a YAML or JSON mapping of option values."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found; pass an existing YAML or JSON file to --config.")
+    text = path.read_text(encoding="utf-8")
+    try:
+        if path.suffix.lower() == ".json":
+            values = json.loads(text)
+        else:
+            import yaml
+
+            values = yaml.safe_load(text)
+    except Exception as error:  # both parsers' errors carry the line and column.
+        raise ConfigError(f"{path}: not valid {path.suffix.lstrip('.').upper() or 'YAML'}: {error}") from error
+    if not isinstance(values, dict):
+        raise ConfigError(f"{path}: expected a mapping of option names to values, got {type(values).__name__}.")
+    return {key.replace("-", "_"): value for key, value in values.items()}
+
+
+def parse_args(parser, argv=None):
+    """Parse `argv`, taking defaults from `--config` when given; unknown keys are errors."""
+    first, _ = parser.parse_known_args(argv)
+    if first.config:
+        values = load_config_file(first.config)
+        known = {action.dest for action in parser._actions}
+        for key in values:
+            if key not in known:
+                close = difflib.get_close_matches(key, known, n=1)
+                hint = f" Did you mean {close[0]!r}?" if close else ""
+                raise ConfigError(f"{first.config}: unknown option {key!r}.{hint}")
+        parser.set_defaults(**values)
+    return parser.parse_args(argv)

@@ -1,0 +1,99 @@
+"""`tf.data` input pipelines: raw strings in, batches grouped by length out.
+
+Tokenization and padding happen in the model's preprocessor (see
+`tfnlp.models.DynamicPaddingPreprocessor`), which pads each batch to its longest
+text; grouping texts of similar length into the same batch keeps that padding small.
+"""
+
+import numpy as np
+import tensorflow as tf
+
+from tfnlp.errors import DataError
+
+
+def _as_string_array(texts, name="texts"):
+    array = np.asarray(list(texts), dtype=object)
+    if array.ndim != 1 or len(array) == 0:
+        raise DataError(f"`{name}` must be a non-empty list of strings, got shape {array.shape}.")
+    if not all(isinstance(text, str) for text in array):
+        bad = next(i for i, text in enumerate(array) if not isinstance(text, str))
+        raise DataError(
+            f"`{name}`[{bad}] is {array[bad]!r} ({type(array[bad]).__name__}), not a string.",
+            hint="drop or fill missing values before building the dataset.",
+        )
+    return array.astype(str)
+
+
+def word_counts(texts):
+    """Whitespace-separated words per text: a cheap proxy for token length."""
+    return np.array([len(text.split()) for text in texts])
+
+
+def length_boundaries(lengths, num_buckets=8):
+    """Bucket boundaries at the quantiles of `lengths` (distinct, increasing)."""
+    quantiles = np.quantile(lengths, np.linspace(0, 1, num_buckets + 1)[1:-1])
+    return sorted({int(q) + 1 for q in quantiles})
+
+
+def text_dataset(
+    texts,
+    labels=None,
+    batch_size=32,
+    shuffle=False,
+    seed=None,
+    bucket_by_length=True,
+    num_buckets=8,
+):
+    """Batches of raw strings (and labels) for `fit`, `evaluate` and `predict`.
+
+    Args:
+        texts: a list of strings, or a pair `(first_texts, second_texts)` for
+            text-pair tasks.
+        labels: class ids or regression targets, or `None` for prediction.
+        batch_size: texts per batch.
+        shuffle: reshuffle every epoch (for training).
+        seed: makes the shuffling repeatable.
+        bucket_by_length: batch texts of similar word counts together, so
+            dynamic padding wastes little; batches are then not in input order,
+            so leave it off where outputs must line up with inputs
+            (`predict`), or use `predict_in_order`.
+        num_buckets: number of length groups.
+
+    Example:
+    >>> ds = text_dataset(["i feel great", "so sad"], [1, 0], batch_size=2)
+    >>> next(iter(ds))[1].numpy()
+    array([1, 0], dtype=int32)
+    """
+    is_pair = isinstance(texts, tuple)
+    columns = tuple(_as_string_array(t, f"texts[{i}]") for i, t in enumerate(texts)) if is_pair else (
+        _as_string_array(texts),
+    )
+    if is_pair and len({len(c) for c in columns}) != 1:
+        raise DataError(f"The two text columns differ in length: {[len(c) for c in columns]}.")
+    features = columns if is_pair else columns[0]
+    if labels is not None:
+        labels = np.asarray(labels)
+        if len(labels) != len(columns[0]):
+            raise DataError(f"{len(columns[0])} texts but {len(labels)} labels.")
+        labels = labels.astype("int32") if np.issubdtype(labels.dtype, np.integer) else labels.astype("float32")
+        dataset = tf.data.Dataset.from_tensor_slices((features, labels))
+    else:
+        dataset = tf.data.Dataset.from_tensor_slices(features)
+    if shuffle:
+        dataset = dataset.shuffle(len(columns[0]), seed=seed, reshuffle_each_iteration=True)
+    if bucket_by_length and len(columns[0]) > batch_size:
+        lengths = sum(word_counts(column) for column in columns)
+        boundaries = length_boundaries(lengths, num_buckets)
+        dataset = dataset.bucket_by_sequence_length(
+            element_length_func=lambda *element: _element_words(element[0]),
+            bucket_boundaries=boundaries,
+            bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
+        )
+    else:
+        dataset = dataset.batch(batch_size)
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def _element_words(features):
+    texts = features if isinstance(features, tuple) else (features,)
+    return tf.add_n([tf.size(tf.strings.split(text)) for text in texts])

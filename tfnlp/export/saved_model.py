@@ -1,0 +1,68 @@
+"""SavedModel export of a text classifier for TF Serving.
+
+Signatures:
+- `serving_default(text: string[batch])` -> `label`, `label_id`, `score`,
+  `probabilities`: tokenization runs in the graph (tensorflow-text ops, so the
+  server or loader must `import tensorflow_text`).
+- `token_ids(token_ids, padding_mask, segment_ids: int32[batch, seq])` ->
+  `logits`, `probabilities`: for servers built without tensorflow-text.
+- `label_names()` -> the class names, in label-id order.
+"""
+
+import keras
+import tensorflow as tf
+
+from tfnlp.export.atomic import atomic_path
+
+TOKEN_INPUTS = ("token_ids", "padding_mask", "segment_ids")
+
+
+def export_saved_model(classifier, path):
+    """Write `classifier` (an `EncoderClassifier` with a preprocessor) as a SavedModel.
+
+    The directory is written under a temporary name and renamed at the end, so an
+    existing export at `path` survives a failed one.
+
+    Example:
+    >>> export_saved_model(classifier, "saved_models/emotion/saved_model")  # doctest: +SKIP
+    >>> # In another process:
+    >>> import tensorflow_text  # registers the tokenizer ops  # doctest: +SKIP
+    >>> served = tf.saved_model.load("saved_models/emotion/saved_model")  # doctest: +SKIP
+    >>> served.signatures["serving_default"](text=tf.constant(["i feel great"]))  # doctest: +SKIP
+    """
+    if classifier.preprocessor is None:
+        raise ValueError(
+            "The classifier has no preprocessor, so a raw-string signature cannot be "
+            "built: attach one (e.g. `classifier.preprocessor = load_preprocessor(preset)`)."
+        )
+    names = tf.constant(classifier.label_names)
+
+    def serve_text(text):
+        probabilities = tf.nn.softmax(classifier(classifier.preprocessor(text), training=False))
+        label_id = tf.argmax(probabilities, axis=-1, output_type=tf.int32)
+        return {
+            "label": tf.gather(names, label_id),
+            "label_id": label_id,
+            "score": tf.reduce_max(probabilities, axis=-1),
+            "probabilities": probabilities,
+        }
+
+    def serve_token_ids(token_ids, padding_mask, segment_ids):
+        inputs = {"token_ids": token_ids, "padding_mask": padding_mask, "segment_ids": segment_ids}
+        logits = classifier(inputs, training=False)
+        return {"logits": logits, "probabilities": tf.nn.softmax(logits)}
+
+    archive = keras.export.ExportArchive()
+    archive.track(classifier)
+    archive.add_endpoint(
+        "serving_default", serve_text, input_signature=[tf.TensorSpec([None], tf.string, name="text")]
+    )
+    archive.add_endpoint(
+        "token_ids",
+        serve_token_ids,
+        input_signature=[tf.TensorSpec([None, None], tf.int32, name=name) for name in TOKEN_INPUTS],
+    )
+    archive.add_endpoint("label_names", lambda: {"label_names": names}, input_signature=[])
+    with atomic_path(path) as temporary:
+        archive.write_out(str(temporary), verbose=False)
+    return path

@@ -1,0 +1,8 @@
+"""Metrics: classification (more tasks add theirs here)."""
+
+from tfnlp.metrics.classification import (
+    classification_metrics,
+    error_analysis,
+    normalized_confusion_matrix,
+    per_example_loss,
+)

@@ -1,0 +1,49 @@
+"""Classification metrics and error analysis."""
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
+
+
+def classification_metrics(labels, predictions):
+    """Accuracy and weighted F1, as plain floats.
+
+    Example:
+    >>> classification_metrics([0, 1, 1], [0, 1, 0])["accuracy"]
+    0.6666666666666666
+    """
+    return {
+        "accuracy": float(accuracy_score(labels, predictions)),
+        "f1_weighted": float(f1_score(labels, predictions, average="weighted")),
+    }
+
+
+def normalized_confusion_matrix(labels, predictions, num_classes):
+    """Confusion matrix whose rows (true labels) sum to 1."""
+    return confusion_matrix(labels, predictions, labels=range(num_classes), normalize="true")
+
+
+def per_example_loss(probabilities, labels):
+    """Cross-entropy of each example's true label."""
+    probabilities = np.asarray(probabilities)
+    true = probabilities[np.arange(len(labels)), np.asarray(labels)]
+    return -np.log(np.clip(true, 1e-12, 1.0))
+
+
+def error_analysis(texts, labels, probabilities, label_names, n=10):
+    """The `n` highest- and lowest-loss examples, as in the chapter's error analysis.
+
+    Returns:
+        `(highest, lowest)`: two DataFrames with columns `text`, `label`,
+        `predicted`, `loss`, sorted by loss.
+    """
+    probabilities = np.asarray(probabilities)
+    frame = pd.DataFrame(
+        {
+            "text": list(texts),
+            "label": [label_names[i] for i in labels],
+            "predicted": [label_names[i] for i in probabilities.argmax(axis=1)],
+            "loss": per_example_loss(probabilities, labels),
+        }
+    ).sort_values("loss", ascending=False)
+    return frame.head(n).reset_index(drop=True), frame.tail(n).iloc[::-1].reset_index(drop=True)
