@@ -16,8 +16,8 @@ from tfnlp.cli import parse_args, recipe_parser
 from tfnlp.data import load_dataset
 from tfnlp.data.pipeline import text_dataset, word_counts
 from tfnlp.data.tokenization import tokenization_demo
-from tfnlp.export.atomic import atomic_path
 from tfnlp.export.saved_model import export_saved_model
+from tfnlp.export.saving import save_model
 from tfnlp.metrics import classification_metrics, error_analysis, normalized_confusion_matrix
 from tfnlp.models.classifier import HEADS, EncoderClassifier
 from tfnlp.models.features import POOLINGS, extract_features
@@ -35,6 +35,7 @@ def build_parser():
     add("--head", choices=HEADS, default="builtin", help="classification head on the pooled output.")
     add("--freeze-encoder", action="store_true", help="train only the head.")
     add("--pooling", choices=POOLINGS, default="mean", help="hidden-state pooling for the logistic-regression features.")
+    add("--tokenize-text", default="Tokenizing text is a core task of NLP.", help="text for the tokenizer demo.")
     add("--text", default="I saw a movie today and it was really good.", help="custom text to classify at the end.")
     return parser
 
@@ -92,8 +93,7 @@ def evaluate(pipeline, data, label_names, run):
 
 
 def export(classifier, run):
-    with atomic_path(run.path / "model.keras") as temporary:
-        classifier.save(str(temporary))
+    save_model(classifier, run.path / "model.keras")
     export_saved_model(classifier, run.path / "saved_model")
 
 
@@ -113,7 +113,7 @@ def main(argv=None):
         args.model, label_names, sequence_length=args.max_length,
         head=args.head, freeze_encoder=args.freeze_encoder,
     )
-    demo = tokenization_demo(data["train"]["text"].iloc[0], classifier.preprocessor.tokenizer)
+    demo = tokenization_demo(args.tokenize_text, classifier.preprocessor.tokenizer)
     run.save_metrics({"tokenization_demo": demo})
     print("Subword tokens:", demo["subword_tokens"])
 

@@ -1,5 +1,7 @@
 """Show how one text becomes model inputs: characters, words and subwords."""
 
+import numpy as np
+
 
 def tokenization_demo(text, tokenizer):
     """Character, word and subword tokenizations of `text`, as in the chapter.
@@ -15,7 +17,7 @@ def tokenization_demo(text, tokenizer):
     """
     characters = list(text)
     words = text.split()
-    subword_ids = [int(i) for i in tokenizer(text).numpy()]
+    subword_ids = [int(i) for i in np.asarray(tokenizer(text))]
     return {
         "text": text,
         "characters": characters,

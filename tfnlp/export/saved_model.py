@@ -13,6 +13,7 @@ import keras
 import tensorflow as tf
 
 from tfnlp.export.atomic import atomic_path
+from tfnlp.export.saving import without_optimizer
 
 TOKEN_INPUTS = ("token_ids", "padding_mask", "segment_ids")
 
@@ -52,8 +53,9 @@ def export_saved_model(classifier, path):
         logits = classifier(inputs, training=False)
         return {"logits": logits, "probabilities": tf.nn.softmax(logits)}
 
-    archive = keras.export.ExportArchive()
-    archive.track(classifier)
+    with without_optimizer(classifier):  # serving needs no optimizer state
+        archive = keras.export.ExportArchive()
+        archive.track(classifier)
     archive.add_endpoint(
         "serving_default", serve_text, input_signature=[tf.TensorSpec([None], tf.string, name="text")]
     )

@@ -1,12 +1,14 @@
 """Callbacks every tfnlp training run uses: logs, atomic best checkpoint, resume, NaN stop."""
 
+import json
 import math
 from pathlib import Path
 
 import keras
 
 from tfnlp.errors import TfnlpError
-from tfnlp.export.atomic import atomic_path
+from tfnlp.export.saving import save_weights
+from tfnlp.runs import write_json
 
 
 class TrainingError(TfnlpError, RuntimeError):
@@ -35,34 +37,46 @@ class StopOnNaN(keras.callbacks.Callback):
 
 
 class BestCheckpoint(keras.callbacks.Callback):
-    """Save the weights whenever `monitor` improves, atomically (never a half-written file).
+    """Keep the weights of the best epoch, written atomically; restore them when training ends.
+
+    The best value is recorded beside the weights (`<name>.json`), so a resumed
+    run only replaces the checkpoint with a better epoch.
 
     Args:
         path: where the weights go (`.weights.h5`).
         monitor: the logged metric to watch, e.g. `"val_loss"`.
         mode: `"min"` or `"max"`.
+        restore_best: load the best weights into the model at the end of `fit`.
     """
 
-    def __init__(self, path, monitor="val_loss", mode="min"):
+    def __init__(self, path, monitor="val_loss", mode="min", restore_best=True):
         super().__init__()
         self.path = Path(path)
+        self.record = self.path.with_name(self.path.name.removesuffix(".weights.h5") + ".json")
         self.monitor = monitor
-        self.better = (lambda new, old: new < old) if mode == "min" else (lambda new, old: new > old)
+        self.sign = 1.0 if mode == "min" else -1.0
+        self.restore_best = restore_best
         self.best = None
+
+    def on_train_begin(self, logs=None):
+        if self.record.is_file():
+            self.best = json.loads(self.record.read_text())["value"]
 
     def on_epoch_end(self, epoch, logs=None):
         value = (logs or {}).get(self.monitor)
-        if value is None or (self.best is not None and not self.better(value, self.best)):
+        if value is None or (self.best is not None and self.sign * value >= self.sign * self.best):
             return
-        self.best = value
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(self.path) as temporary:
-            # Keras infers the format from the suffix, so keep it on the temporary name.
-            self.model.save_weights(str(temporary))
+        self.best = float(value)
+        save_weights(self.model, self.path)
+        write_json(self.record, {"monitor": self.monitor, "value": self.best, "epoch": epoch + 1})
+
+    def on_train_end(self, logs=None):
+        if self.restore_best and self.path.is_file():
+            self.model.load_weights(self.path)
 
 
 def standard_callbacks(run_dir=None, monitor="val_loss", mode="min", patience=None):
-    """TensorBoard logs, best-weights checkpoint, resumable backup, NaN stop, early stopping.
+    """TensorBoard logs, best-weights checkpoint (restored at the end), resumable backup, NaN stop.
 
     Args:
         run_dir: the run folder; `None` keeps only the NaN stop (and early stopping).
