@@ -90,7 +90,7 @@ class OtherProcessesWatch:
     Example:
     >>> watch = OtherProcessesWatch()  # doctest: +SKIP
     >>> watch.busiest()  # doctest: +SKIP
-    [{'pid': 812, 'command': 'python', 'cores_used': 1.93}]
+    [{'pid': 812, 'command': 'python -m recipes.emotion', 'cores_used': 1.93}]
     """
 
     def __init__(self):
@@ -122,7 +122,10 @@ class OtherProcessesWatch:
 
 
 def _others_cpu_seconds():
-    """CPU seconds the whole machine has been busy, less this process's own (from /proc/stat)."""
+    """CPU seconds the whole machine has been busy, less this process's own (from /proc/stat).
+
+    Includes time the hypervisor gave to other guests (steal): also CPU this process could not have.
+    """
     user, nice, system, idle, iowait, irq, softirq, steal = map(
         int, Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]
     )

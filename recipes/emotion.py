@@ -102,10 +102,10 @@ def main(argv=None):
     if args.fast:
         args.epochs = 1
     keras.utils.set_random_seed(args.seed)
+    data, label_names = load_data(args)  # bad data fails here, before any folder is made
     run = RunDir(args.output_dir, "emotion", args.name, args.resume)
     run.save_config(args)
     print(f"Run folder: {run.path}")
-    data, label_names = load_data(args)
     print({split: len(frame) for split, frame in data.items()})
     explore(data, label_names, run)
 

@@ -15,6 +15,7 @@ import difflib
 import functools
 import hashlib
 import importlib.metadata
+import json
 import os
 from pathlib import Path
 
@@ -191,3 +192,17 @@ def _download_from_hub(repo_id):
             f"Could not download {repo_id!r} from the Hugging Face hub ({error}). "
             "Check the id and your connection, or pass a local directory."
         ) from error
+
+
+def bert_text_normalization(directory, default_lowercase=True):
+    """`(lowercase, strip_accents)` of a Hugging Face BERT tokenizer folder.
+
+    Follows Hugging Face's rule: `strip_accents` unset in `tokenizer_config.json`
+    means "strip when lower-casing" (uncased BERT maps "café" to "cafe").
+    keras-hub's `BertTokenizer` never strips by default, so loaders pass this on.
+    """
+    config_path = Path(directory) / "tokenizer_config.json"
+    config = json.loads(config_path.read_text(encoding="utf-8")) if config_path.is_file() else {}
+    lowercase = bool(config.get("do_lower_case", default_lowercase))
+    strip_accents = config.get("strip_accents")
+    return lowercase, lowercase if strip_accents is None else bool(strip_accents)

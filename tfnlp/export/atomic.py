@@ -27,8 +27,7 @@ def atomic_path(final_path):
     ...     onnx.save_model(proto, temporary)
     """
     final_path = os.path.abspath(os.fspath(final_path))
-    folder, name = os.path.split(final_path)
-    os.makedirs(folder, exist_ok=True)
+    os.makedirs(os.path.dirname(final_path), exist_ok=True)
     temporary = _sibling(final_path, "tmp")
     try:
         yield temporary

@@ -14,7 +14,7 @@ import tensorflow as tf
 from keras_hub.src.utils.preset_utils import get_preset_loader
 
 from tfnlp.errors import PresetError
-from tfnlp.presets import resolve_preset
+from tfnlp.presets import bert_text_normalization, resolve_preset
 
 # Hugging Face `hidden_act` values -> Keras activations.
 _HF_ACTIVATIONS = {
@@ -108,12 +108,20 @@ def load_encoder(preset="minilm-l6", load_weights=True):
 def load_tokenizer(preset="minilm-l6"):
     """Load the tokenizer that belongs to `preset` (in-graph, tensorflow-text ops).
 
+    For Hugging Face BERT folders, accents are stripped as the checkpoint's own
+    tokenizer does (uncased models: "café" -> "cafe"), which keras-hub skips.
+
     Example:
     >>> tokenizer = load_tokenizer("minilm-l6")  # doctest: +SKIP
     >>> tokenizer("I feel great")  # doctest: +SKIP
     <tf.Tensor: shape=(3,), dtype=int32, numpy=array([1045, 2514, 2307], dtype=int32)>
     """
-    return keras_hub.models.Tokenizer.from_preset(str(resolve_preset(preset)))
+    directory = resolve_preset(preset)
+    hf_config = _read_hf_config(directory)
+    if hf_config is None or hf_config.get("model_type") != "bert":
+        return keras_hub.models.Tokenizer.from_preset(str(directory))
+    _, strip_accents = bert_text_normalization(directory)
+    return keras_hub.models.Tokenizer.from_preset(str(directory), strip_accents=strip_accents)
 
 
 @keras.saving.register_keras_serializable(package="tfnlp")

