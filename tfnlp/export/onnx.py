@@ -17,11 +17,11 @@ from tfnlp.export.atomic import atomic_path
 from tfnlp.serving.onnx_pipeline import LABEL_NAMES_KEY
 
 
-def export_onnx(model, path, opset=17):
+def export_onnx(model, path, opset=17, output_name="logits"):
     """Write `model` as an ONNX graph from token inputs to outputs; returns `path`.
 
     The input signature comes from `model.input` (a dict of named tensors) with
-    every dimension dynamic. A single output is named `logits`. A model's
+    every dimension dynamic. A single output is named `output_name`. A model's
     `label_names`, if it has them, go into the ONNX metadata for
     `OnnxTextClassificationPipeline`. The file is written atomically.
 
@@ -30,6 +30,7 @@ def export_onnx(model, path, opset=17):
             `EncoderClassifier` or `keras_hub.models.BertTextClassifier`.
         path: the `.onnx` file to write.
         opset: the ONNX opset.
+        output_name: the name of a single output (e.g. `"probability"` for a sigmoid).
 
     Example:
     >>> export_onnx(classifier, "saved_models/emotion/onnx/model.onnx")  # doctest: +SKIP
@@ -38,7 +39,7 @@ def export_onnx(model, path, opset=17):
     import tf2onnx  # slow to import; only export needs it
 
     input_signature = _input_signature(model)
-    forward = tf.function(lambda inputs: _named_outputs(model(inputs, training=False)))
+    forward = tf.function(lambda inputs: _named_outputs(model(inputs, training=False), output_name))
     proto, _ = tf2onnx.convert.from_function(
         forward,
         input_signature=[input_signature],
@@ -104,13 +105,13 @@ def _input_signature(model):
     }
 
 
-def _named_outputs(outputs):
-    """ONNX output names: a dict's keys, `logits` for one tensor, `output_<i>` for a sequence."""
+def _named_outputs(outputs, output_name="logits"):
+    """ONNX output names: a dict's keys, `output_name` for one tensor, `output_<i>` for a sequence."""
     if isinstance(outputs, dict):
         return outputs
     if isinstance(outputs, (list, tuple)):
         return {f"output_{index}": output for index, output in enumerate(outputs)}
-    return {"logits": outputs}
+    return {output_name: outputs}
 
 
 def _erfc_as_one_minus_erf(ctx, node, name, args):
