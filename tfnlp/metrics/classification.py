@@ -2,7 +2,7 @@
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
+from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_score, recall_score
 
 
 def classification_metrics(labels, predictions):
@@ -15,6 +15,21 @@ def classification_metrics(labels, predictions):
     return {
         "accuracy": float(accuracy_score(labels, predictions)),
         "f1_weighted": float(f1_score(labels, predictions, average="weighted")),
+    }
+
+
+def binary_metrics(labels, predictions):
+    """Accuracy, precision, recall and F1 of the positive class (label 1), as plain floats.
+
+    Example:
+    >>> binary_metrics([0, 1, 1, 0], [0, 1, 0, 1])["precision"]
+    0.5
+    """
+    return {
+        "accuracy": float(accuracy_score(labels, predictions)),
+        "precision": float(precision_score(labels, predictions, zero_division=0)),
+        "recall": float(recall_score(labels, predictions, zero_division=0)),
+        "f1": float(f1_score(labels, predictions, zero_division=0)),
     }
 
 
