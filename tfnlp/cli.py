@@ -12,10 +12,13 @@ from pathlib import Path
 from tfnlp.errors import ConfigError
 
 
-def recipe_parser(description, *, model="minilm-l6", epochs=3, batch_size=32, max_length=128, learning_rate=5e-5):
+def recipe_parser(description, *, model="minilm-l6", epochs=3, batch_size=32, max_length=128, learning_rate=5e-5,
+                  model_choices=None, model_help="offline preset name, local Hugging Face directory, or hub id."):
     """An `ArgumentParser` with the shared recipe options; a recipe adds its own.
 
-    The keyword arguments are the recipe's defaults for the shared options.
+    The keyword arguments are the recipe's defaults for the shared options;
+    `model_choices` and `model_help` let a recipe whose `--model` picks a model
+    family (not a preset) say so.
     """
     parser = argparse.ArgumentParser(
         description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter
@@ -23,7 +26,7 @@ def recipe_parser(description, *, model="minilm-l6", epochs=3, batch_size=32, ma
     add = parser.add_argument
     add("--config", help="YAML or JSON file of option values (command-line options win).")
     add("--data-dir", help="folder holding the data sets (default: $TFNLP_DATA_DIR, then ../shared/data).")
-    add("--model", default=model, help="offline preset name, local Hugging Face directory, or hub id.")
+    add("--model", default=model, choices=model_choices, help=model_help)
     add("--epochs", type=int, default=epochs, help="passes over the training data.")
     add("--batch-size", type=int, default=batch_size, help="examples per training step.")
     add("--max-length", type=int, default=max_length, help="most tokens per example; batches pad to their longest.")
