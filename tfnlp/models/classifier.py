@@ -85,7 +85,7 @@ class EncoderClassifier(keras_hub.models.TextClassifier):
         backbone.trainable = not freeze_encoder
 
     @classmethod
-    def from_preset(cls, preset, label_names, sequence_length=128, **kwargs):
+    def from_preset(cls, preset, label_names, sequence_length=128, truncate="longest_first", **kwargs):
         """Build a classifier on the pretrained encoder named by `preset`.
 
         Args:
@@ -93,12 +93,14 @@ class EncoderClassifier(keras_hub.models.TextClassifier):
             label_names: the class names.
             sequence_length: truncation limit in tokens (batches are padded
                 only to their longest text).
+            truncate: how text pairs are cut to `sequence_length`:
+                `"longest_first"`, `"only_first"` or `"only_second"`.
             **kwargs: `head`, `dropout`, `hidden_dim`, `freeze_encoder`.
         """
         return cls(
             backbone=load_encoder(preset),
             label_names=label_names,
-            preprocessor=load_preprocessor(preset, sequence_length),
+            preprocessor=load_preprocessor(preset, sequence_length, truncate),
             **kwargs,
         )
 

@@ -14,6 +14,7 @@ import tensorflow as tf
 from keras_hub.src.utils.preset_utils import get_preset_loader
 
 from tfnlp.errors import PresetError
+from tfnlp.models.packing import PairPacker
 from tfnlp.presets import bert_text_normalization, resolve_preset
 
 # Hugging Face `hidden_act` values -> Keras activations.
@@ -131,13 +132,30 @@ class DynamicPaddingPreprocessor(keras_hub.models.BertTextClassifierPreprocessor
     `sequence_length` is the truncation limit; a batch of short tweets is then
     padded to ~30 tokens instead of the limit, which makes training and serving
     several times faster for the same result. Takes one string tensor, or a
-    tuple of two for text pairs.
+    tuple of two for text pairs (`[CLS] a [SEP] b [SEP]`, segment ids 0 then 1),
+    cut to `sequence_length` by `truncate`: `"longest_first"` (Hugging Face's
+    default), `"only_first"`, `"only_second"`, or keras-hub's `"round_robin"`
+    and `"waterfall"` (see `tfnlp.models.packing`).
 
     Example:
     >>> preprocessor = DynamicPaddingPreprocessor(tokenizer, sequence_length=128)  # doctest: +SKIP
     >>> preprocessor(["a short text"])["token_ids"].shape  # doctest: +SKIP
     TensorShape([1, 5])
     """
+
+    def __init__(self, tokenizer, sequence_length=512, truncate="longest_first", **kwargs):
+        super().__init__(tokenizer, sequence_length=sequence_length, truncate=truncate, **kwargs)
+
+    def build(self, input_shape):
+        # Skip keras-hub's own build, whose packer knows only its two strategies.
+        super(keras_hub.models.TextClassifierPreprocessor, self).build(input_shape)
+        self.packer = PairPacker(
+            start_value=self.tokenizer.start_token_id,
+            end_value=self.tokenizer.end_token_id,
+            pad_value=self.tokenizer.pad_token_id,
+            truncate=self.truncate,
+            sequence_length=self.sequence_length,
+        )
 
     def call(self, x, y=None, sample_weight=None):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(
@@ -149,14 +167,16 @@ class DynamicPaddingPreprocessor(keras_hub.models.BertTextClassifierPreprocessor
         return keras.utils.pack_x_y_sample_weight(x, y, sample_weight)
 
 
-def load_preprocessor(preset="minilm-l6", sequence_length=128):
+def load_preprocessor(preset="minilm-l6", sequence_length=128, truncate="longest_first"):
     """The tokenizer of `preset` wrapped with packing and dynamic padding.
 
     Args:
         preset: as in `load_encoder`.
         sequence_length: the most tokens a text (or pair) keeps, `[CLS]` and
             `[SEP]` included; longer inputs are truncated.
+        truncate: how a pair is cut to `sequence_length` (see
+            `DynamicPaddingPreprocessor`).
     """
     return DynamicPaddingPreprocessor(
-        tokenizer=load_tokenizer(preset), sequence_length=sequence_length
+        tokenizer=load_tokenizer(preset), sequence_length=sequence_length, truncate=truncate
     )
