@@ -94,6 +94,22 @@ def load_fast_tokenizer(path_or_dir, max_length=128, lowercase=None, strip_accen
     return _build(vocabulary, max_length, lowercase, strip_accents)
 
 
+def fast_tokenizer_from_keras_hub(tokenizer, max_length=128):
+    """The fast tokenizer giving the ids of a keras-hub WordPiece `tokenizer` (e.g. a task's own).
+
+    Uses the tokenizer's vocabulary and its lower-casing and accent settings,
+    so no vocabulary file is needed (a reloaded `.keras` model carries them).
+
+    Example:
+    >>> fast = fast_tokenizer_from_keras_hub(load_tokenizer("minilm-l6"))  # doctest: +SKIP
+    """
+    vocabulary = {token: index for index, token in enumerate(tokenizer.get_vocabulary())}
+    missing = [token for token in _SPECIAL_TOKENS if token not in vocabulary]
+    if missing:
+        raise ConfigError(f"The tokenizer's vocabulary lacks the BERT special tokens {missing}.")
+    return _build(vocabulary, max_length, tokenizer.lowercase, tokenizer.strip_accents)
+
+
 def _vocabulary_file(path_or_dir):
     path = os.fspath(path_or_dir)
     if os.path.isdir(path):
