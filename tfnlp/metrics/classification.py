@@ -33,6 +33,28 @@ def binary_metrics(labels, predictions):
     }
 
 
+def prediction_agreement(labels, reference, candidate, threshold=0.5):
+    """How a second runtime (e.g. ONNX int8) compares with the reference (Keras) on P(positive).
+
+    Returns:
+        `{"accuracy"` of the candidate, `"reference_accuracy"`, `"agreement"`
+        (share of equal decisions), `"max_abs_difference"` of the probabilities,
+        `"examples"}`.
+
+    Example:
+    >>> prediction_agreement([1, 0], [0.9, 0.4], [0.8, 0.6])["agreement"]
+    0.5
+    """
+    labels, reference, candidate = (np.asarray(values).reshape(-1) for values in (labels, reference, candidate))
+    return {
+        "accuracy": float(accuracy_score(labels, candidate >= threshold)),
+        "reference_accuracy": float(accuracy_score(labels, reference >= threshold)),
+        "agreement": float(np.mean((reference >= threshold) == (candidate >= threshold))),
+        "max_abs_difference": float(np.max(np.abs(reference - candidate))),
+        "examples": int(len(labels)),
+    }
+
+
 def normalized_confusion_matrix(labels, predictions, num_classes):
     """Confusion matrix whose rows (true labels) sum to 1."""
     return confusion_matrix(labels, predictions, labels=range(num_classes), normalize="true")
