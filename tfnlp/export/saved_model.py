@@ -1,12 +1,16 @@
-"""SavedModel export of a text classifier for TF Serving.
+"""SavedModel export of a text classifier (or another tfnlp task) for TF Serving.
 
-Signatures:
+Signatures of a classifier:
 - `serving_default(text: string[batch])` -> `label`, `label_id`, `score`,
   `probabilities`: tokenization runs in the graph (tensorflow-text ops, so the
   server or loader must `import tensorflow_text`).
 - `token_ids(token_ids, padding_mask, segment_ids: int32[batch, seq])` ->
   `logits`, `probabilities`: for servers built without tensorflow-text.
 - `label_names()` -> the class names, in label-id order.
+
+Other tasks (`EncoderRegressor`, `EncoderTokenClassifier`) name their own
+endpoints in a `serving_endpoints()` method, with the same raw-string
+`serving_default` and `token_ids` pair.
 """
 
 import keras
@@ -21,6 +25,8 @@ TOKEN_INPUTS = ("token_ids", "padding_mask", "segment_ids")
 def export_saved_model(classifier, path):
     """Write `classifier` (an `EncoderClassifier` with a preprocessor) as a SavedModel.
 
+    A model with a `serving_endpoints()` method (name -> `(function,
+    input_signature)`) is exported with those endpoints instead.
     The directory is written under a temporary name and renamed at the end, so an
     existing export at `path` survives a failed one.
 
@@ -36,6 +42,21 @@ def export_saved_model(classifier, path):
             "The classifier has no preprocessor, so a raw-string signature cannot be "
             "built: attach one (e.g. `classifier.preprocessor = load_preprocessor(preset)`)."
         )
+    if hasattr(classifier, "serving_endpoints"):
+        endpoints = classifier.serving_endpoints()
+    else:
+        endpoints = _classifier_endpoints(classifier)
+    with without_optimizer(classifier):  # serving needs no optimizer state
+        archive = keras.export.ExportArchive()
+        archive.track(classifier)
+    for name, (function, input_signature) in endpoints.items():
+        archive.add_endpoint(name, function, input_signature=input_signature)
+    with atomic_path(path) as temporary:
+        archive.write_out(str(temporary), verbose=False)
+    return path
+
+
+def _classifier_endpoints(classifier):
     names = tf.constant(classifier.label_names)
 
     def serve_text(text):
@@ -53,18 +74,8 @@ def export_saved_model(classifier, path):
         logits = classifier(inputs, training=False)
         return {"logits": logits, "probabilities": tf.nn.softmax(logits)}
 
-    with without_optimizer(classifier):  # serving needs no optimizer state
-        archive = keras.export.ExportArchive()
-        archive.track(classifier)
-    archive.add_endpoint(
-        "serving_default", serve_text, input_signature=[tf.TensorSpec([None], tf.string, name="text")]
-    )
-    archive.add_endpoint(
-        "token_ids",
-        serve_token_ids,
-        input_signature=[tf.TensorSpec([None, None], tf.int32, name=name) for name in TOKEN_INPUTS],
-    )
-    archive.add_endpoint("label_names", lambda: {"label_names": names}, input_signature=[])
-    with atomic_path(path) as temporary:
-        archive.write_out(str(temporary), verbose=False)
-    return path
+    return {
+        "serving_default": (serve_text, [tf.TensorSpec([None], tf.string, name="text")]),
+        "token_ids": (serve_token_ids, [tf.TensorSpec([None, None], tf.int32, name=name) for name in TOKEN_INPUTS]),
+        "label_names": (lambda: {"label_names": names}, []),
+    }

@@ -1,0 +1,109 @@
+"""Text (or text-pair) regression on a pretrained encoder: one continuous score, mean squared error."""
+
+import keras
+import keras_hub
+import tensorflow as tf
+
+from tfnlp.metrics.regression import PearsonR
+from tfnlp.models.classifier import _pooled_output
+from tfnlp.models.encoders import load_encoder, load_preprocessor
+
+TOKEN_INPUTS = ("token_ids", "padding_mask", "segment_ids")
+
+
+@keras.saving.register_keras_serializable(package="tfnlp")
+class EncoderRegressor(keras_hub.models.Task):
+    """A pretrained encoder with a linear head giving one score per text or pair.
+
+    Trained with mean squared error; the running metric is the Pearson
+    correlation over the whole evaluation set (`PearsonR`). For pairs
+    (`[CLS] a [SEP] b [SEP]`, as STS-B), pass `(first_texts, second_texts)`.
+
+    Args:
+        backbone: a keras-hub encoder backbone (see `load_encoder`).
+        preprocessor: turns raw strings (or pairs of them) into the backbone's
+            inputs; `None` if the inputs are already token ids.
+        text_pairs: whether the model scores pairs; the raw-string SavedModel
+            signature then takes `text` and `text_pair`.
+        dropout: dropout rate before the head.
+
+    Example:
+    >>> regressor = EncoderRegressor.from_preset("minilm-l6")  # doctest: +SKIP
+    >>> regressor.fit(x=(["a cat sits"], ["a cat is sitting"]), y=[4.6], batch_size=1)  # doctest: +SKIP
+    >>> regressor.predict((["a man sings"], ["a dog runs"]))  # doctest: +SKIP
+    array([0.4], dtype=float32)
+    """
+
+    def __init__(self, backbone, preprocessor=None, text_pairs=True, dropout=0.1, **kwargs):
+        # === Layers ===
+        self.backbone = backbone
+        self.preprocessor = preprocessor
+        self.head_dropout = keras.layers.Dropout(dropout, name="head_dropout")
+        self.score_dense = keras.layers.Dense(1, name="score_dense")
+        self.to_score = keras.layers.Reshape((), name="score")
+        # === Functional model ===
+        inputs = backbone.input
+        x = self.to_score(self.score_dense(self.head_dropout(_pooled_output(backbone, inputs))))
+        super().__init__(inputs=inputs, outputs=x, **kwargs)
+        # === Config ===
+        self.text_pairs = text_pairs
+        self.dropout = dropout
+
+    @classmethod
+    def from_preset(cls, preset, sequence_length=128, truncate="longest_first", **kwargs):
+        """Build a regressor on the pretrained encoder named by `preset`.
+
+        Args:
+            preset: offline preset name, local directory or hub id.
+            sequence_length: the most tokens per text or pair.
+            truncate: how pairs are cut: `"longest_first"`, `"only_first"`
+                or `"only_second"`.
+            **kwargs: `text_pairs`, `dropout`.
+        """
+        return cls(
+            backbone=load_encoder(preset),
+            preprocessor=load_preprocessor(preset, sequence_length, truncate),
+            **kwargs,
+        )
+
+    def compile(self, optimizer="auto", loss="auto", *, metrics="auto", **kwargs):
+        """`keras.Model.compile` defaulting to Adam, mean squared error and `PearsonR`."""
+        super().compile(
+            optimizer=keras.optimizers.Adam(5e-5) if optimizer == "auto" else optimizer,
+            loss=keras.losses.MeanSquaredError() if loss == "auto" else loss,
+            metrics=[PearsonR()] if metrics == "auto" else metrics,
+            **kwargs,
+        )
+
+    def serving_endpoints(self):
+        """SavedModel endpoints: name -> (function, input signature); see `export_saved_model`.
+
+        `serving_default(text[, text_pair])` -> `score`; `token_ids(token_ids,
+        padding_mask, segment_ids)` -> `score`.
+        """
+
+        def score(inputs):
+            return {"score": self(inputs, training=False)}
+
+        def score_pairs(text, text_pair):
+            return score(self.preprocessor(x=(text, text_pair)))
+
+        def score_texts(text):
+            return score(self.preprocessor(text))
+
+        def score_token_ids(token_ids, padding_mask, segment_ids):
+            return score({"token_ids": token_ids, "padding_mask": padding_mask, "segment_ids": segment_ids})
+
+        if self.text_pairs:
+            strings = (score_pairs, [tf.TensorSpec([None], tf.string, name=n) for n in ("text", "text_pair")])
+        else:
+            strings = (score_texts, [tf.TensorSpec([None], tf.string, name="text")])
+        return {
+            "serving_default": strings,
+            "token_ids": (score_token_ids, [tf.TensorSpec([None, None], tf.int32, name=n) for n in TOKEN_INPUTS]),
+        }
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(text_pairs=self.text_pairs, dropout=self.dropout)
+        return config
