@@ -67,15 +67,21 @@ class OnnxTextClassificationPipeline:
             batch_size: texts per model call (each padded to its longest text).
         """
         single = isinstance(text_or_texts, str)
-        texts = [text_or_texts] if single else list(text_or_texts)
+        probabilities = self.predict_proba(text_or_texts, batch_size)
+        if not len(probabilities):
+            return []
+        return classification_results(probabilities, self.label_names, top_k=top_k, single=single)
+
+    def predict_proba(self, text_or_texts, batch_size=32):
+        """Class probabilities, shape `(len(texts), num_labels)`, in input order."""
+        texts = [text_or_texts] if isinstance(text_or_texts, str) else list(text_or_texts)
         bad = [text for text in texts if not isinstance(text, str)]
         if bad:
             raise TypeError(f"The pipeline classifies strings; got {type(bad[0]).__name__}: {bad[0]!r}.")
         if not texts:
-            return []
+            return np.zeros((0, len(self.label_names)), dtype=np.float32)
         batches = [texts[start : start + batch_size] for start in range(0, len(texts), batch_size)]
-        probabilities = np.concatenate([softmax(self._logits(batch)) for batch in batches])
-        return classification_results(probabilities, self.label_names, top_k=top_k, single=single)
+        return np.concatenate([softmax(self._logits(batch)) for batch in batches])
 
     def size_mb(self):
         """The ONNX file's size in MiB (for benchmarks)."""
