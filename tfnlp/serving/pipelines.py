@@ -4,10 +4,23 @@ All return the shared result format of `tfnlp.serving.results` (as does the ONNX
 Runtime pipeline), so a caller can swap one for another.
 """
 
+import os
+import tempfile
+
 import numpy as np
 import tensorflow as tf
 
+from tfnlp.export.saving import save_model
 from tfnlp.serving.results import classification_results
+
+
+def path_size_mb(path):
+    """Size of a file, or of every file under a folder, in MiB."""
+    path = os.fspath(path)
+    if os.path.isfile(path):
+        return os.path.getsize(path) / 2**20
+    sizes = [os.path.getsize(os.path.join(root, name)) for root, _, names in os.walk(path) for name in names]
+    return sum(sizes) / 2**20
 
 
 class ClassificationPipeline:
@@ -62,6 +75,13 @@ class TextClassificationPipeline(ClassificationPipeline):
     def _batch_probabilities(self, texts):
         return self._forward(tf.constant(texts)).numpy()
 
+    def size_mb(self):
+        """Size in MiB of the `.keras` file that would be deployed (no optimizer state)."""
+        with tempfile.TemporaryDirectory() as folder:
+            path = os.path.join(folder, "model.keras")
+            save_model(self.classifier, path)
+            return path_size_mb(path)
+
 
 class SavedModelPipeline(ClassificationPipeline):
     """Classify raw strings with a SavedModel written by `export_saved_model`.
@@ -75,10 +95,15 @@ class SavedModelPipeline(ClassificationPipeline):
     def __init__(self, path):
         import tensorflow_text  # noqa: F401  (registers the tokenizer ops the graph uses)
 
-        self.model = tf.saved_model.load(str(path))
+        self.path = os.fspath(path)
+        self.model = tf.saved_model.load(self.path)
         self._serve = self.model.signatures["serving_default"]
         names = self.model.signatures["label_names"]()["label_names"].numpy()
         self.label_names = [name.decode() for name in names]
 
     def _batch_probabilities(self, texts):
         return self._serve(text=tf.constant(texts))["probabilities"].numpy()
+
+    def size_mb(self):
+        """Size in MiB of the SavedModel folder."""
+        return path_size_mb(self.path)

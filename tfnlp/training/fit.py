@@ -65,7 +65,8 @@ def fit(
     >>> history = fit(classifier, train_ds, val_ds, epochs=3, run_dir="saved_models/demo")  # doctest: +SKIP
     """
     is_task = isinstance(model, keras_hub.models.Task)
-    if loss is None and not is_task:
+    # A `Distiller` sets its own loss in `compile`.
+    if loss is None and not is_task and not getattr(model, "defines_own_loss", False):
         raise ConfigError("`loss` is required for a model that is not a keras-hub task.")
     compile_args = {"loss": loss} if loss is not None else {}
     if metrics is not None:

@@ -1,0 +1,128 @@
+"""Distiller: the loss by hand, alpha=1 is fine-tuning, the teacher stays frozen, the student saves alone;
+students made from teacher layers."""
+
+import keras
+import numpy as np
+import pytest
+
+from tfnlp.data.pipeline import text_dataset
+from tfnlp.errors import ConfigError
+from tfnlp.export.saving import save_model
+from tfnlp.models.classifier import EncoderClassifier
+from tfnlp.models.encoders import BertEncoder, load_preprocessor
+from tfnlp.models.students import shrink_encoder, student_classifier
+from tfnlp.training import Distiller, fit
+from tfnlp.training.distiller import same_preprocessing, soft_target_kl
+
+from .conftest import TINY_VOCAB
+
+LABELS = ["sad", "happy", "angry"]
+TEXTS = ["i feel happy", "so sad today", "i hate it", "really good movie", "the movie was bad",
+         "i love it", "not happy", "angry tweet"]
+Y = [1, 0, 2, 1, 0, 1, 0, 2]
+
+
+def tiny_teacher(preprocessor, seed=0, num_layers=3):
+    keras.utils.set_random_seed(seed)
+    backbone = BertEncoder(vocabulary_size=len(TINY_VOCAB), num_layers=num_layers, num_heads=2, hidden_dim=16,
+                           intermediate_dim=32, max_sequence_length=64, dropout=0.0)
+    return EncoderClassifier(backbone, LABELS, preprocessor=preprocessor, dropout=0.0)
+
+
+@pytest.fixture(scope="module")
+def preprocessor(tiny_bert_dir):
+    return load_preprocessor(str(tiny_bert_dir), sequence_length=16)
+
+
+def dataset():
+    return text_dataset(TEXTS, Y, batch_size=4, bucket_by_length=False)
+
+
+def test_loss_equals_hand_computation_on_fixed_logits():
+    student_logits = np.array([[2.0, 0.5, -1.0], [0.1, 0.2, 3.0]], "float32")
+    teacher_logits = np.array([[1.0, 2.0, 0.0], [-1.0, 0.0, 4.0]], "float32")
+    labels = np.array([0, 2])
+    alpha, temperature = 0.3, 4.0
+    distiller = Distiller(keras.Sequential([keras.layers.Dense(3)]), keras.Sequential([keras.layers.Dense(3)]),
+                          alpha=alpha, temperature=temperature)
+    distiller.compile()
+    losses = {key: float(value) for key, value in
+              distiller.compute_losses(labels, student_logits, teacher_logits).items()}
+
+    def softmax(z):
+        e = np.exp(z - z.max(-1, keepdims=True))
+        return e / e.sum(-1, keepdims=True)
+
+    ce = -np.mean(np.log(softmax(student_logits)[np.arange(2), labels]))
+    p_t, p_s = softmax(teacher_logits / temperature), softmax(student_logits / temperature)
+    kl = np.mean(np.sum(p_t * np.log(p_t / p_s), axis=-1))
+    assert losses["student_loss"] == pytest.approx(ce, rel=1e-5)
+    assert losses["distillation_loss"] == pytest.approx(temperature**2 * kl, rel=1e-5)
+    assert losses["loss"] == pytest.approx(alpha * ce + (1 - alpha) * temperature**2 * kl, rel=1e-5)
+    # Identical distributions carry no distillation signal.
+    assert float(soft_target_kl(teacher_logits, teacher_logits, temperature)) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_alpha_one_equals_plain_finetuning(preprocessor):
+    teacher = tiny_teacher(preprocessor, seed=1, num_layers=1)
+    plain = tiny_teacher(preprocessor, seed=2, num_layers=1)
+    distilled = tiny_teacher(preprocessor, seed=2, num_layers=1)
+    initial = [weight.copy() for weight in plain.get_weights()]
+    fit(plain, dataset(), epochs=1, learning_rate=1e-2)
+    fit(Distiller(distilled, teacher, alpha=1.0, temperature=5.0), dataset(), epochs=1, learning_rate=1e-2)
+    assert not np.allclose(plain.get_weights()[0], initial[0])  # training moved the weights
+    for a, b in zip(plain.get_weights(), distilled.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_teacher_frozen_student_trains_and_reloads_alone(preprocessor, tmp_path):
+    teacher = tiny_teacher(preprocessor, seed=1)
+    student = student_classifier(teacher, layers=(0,))
+    teacher_before = [w.copy() for w in teacher.get_weights()]
+    student_before = [w.copy() for w in student.get_weights()]
+    distiller = Distiller(student, teacher, alpha=0.5, temperature=3.0)
+    assert distiller.shares_preprocessing  # the student reuses the teacher's preprocessor: tokenized once
+    history = fit(distiller, dataset(), dataset(), epochs=1, learning_rate=1e-2)
+    assert {"loss", "student_loss", "distillation_loss", "sparse_categorical_accuracy",
+            "val_loss", "val_sparse_categorical_accuracy"} <= set(history.history)
+    for before, after in zip(teacher_before, teacher.get_weights()):
+        np.testing.assert_array_equal(before, after)
+    assert any(not np.allclose(b, a) for b, a in zip(student_before, student.get_weights()))
+
+    path = save_model(distiller.student, tmp_path / "student.keras")
+    reloaded = keras.saving.load_model(path)
+    assert reloaded.backbone.num_layers == 1
+    inputs = preprocessor(TEXTS)
+    np.testing.assert_allclose(reloaded(inputs), student(inputs), atol=1e-5)
+
+
+def test_student_copies_chosen_teacher_layers(preprocessor):
+    teacher = tiny_teacher(preprocessor, seed=3)
+    small = shrink_encoder(teacher.backbone, layers=(2, 0))
+    assert small.num_layers == 2 and small.hidden_activation == teacher.backbone.hidden_activation
+    for student_layer, index in zip(small.transformer_layers, (2, 0)):
+        for a, b in zip(student_layer.get_weights(), teacher.backbone.transformer_layers[index].get_weights()):
+            np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(small.get_layer("token_embedding").get_weights()[0],
+                                  teacher.backbone.get_layer("token_embedding").get_weights()[0])
+    # Keeping every layer (and the head) reproduces the teacher exactly.
+    inputs = preprocessor(TEXTS)
+    student = student_classifier(teacher, layers=(0, 1, 2))
+    np.testing.assert_allclose(student(inputs), teacher(inputs), atol=1e-5)
+    with pytest.raises(ConfigError, match="indices 0-2"):
+        shrink_encoder(teacher.backbone, layers=(0, 3))
+
+
+def test_same_preprocessing_detects_shared_tokenizers(preprocessor, tiny_bert_dir):
+    assert same_preprocessing(preprocessor, preprocessor)
+    assert same_preprocessing(preprocessor, load_preprocessor(str(tiny_bert_dir), sequence_length=16))
+    assert not same_preprocessing(preprocessor, load_preprocessor(str(tiny_bert_dir), sequence_length=8))
+    assert not same_preprocessing(None, None)
+
+
+def test_bad_alpha_and_temperature_are_explained(preprocessor):
+    teacher = tiny_teacher(preprocessor)
+    with pytest.raises(ConfigError, match="alpha"):
+        Distiller(teacher, teacher, alpha=1.5)
+    with pytest.raises(ConfigError, match="temperature"):
+        Distiller(teacher, teacher, temperature=0)

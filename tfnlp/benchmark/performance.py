@@ -1,0 +1,131 @@
+"""Size, latency and accuracy of a deployed text classifier, and the plot that compares variants.
+
+Any pipeline that maps a string to `[{"label", "score"}]` and reports `size_mb()`
+can be measured: `TextClassificationPipeline` (Keras), `SavedModelPipeline`,
+`OnnxTextClassificationPipeline` (fp32 or int8) and `TorchTextClassificationPipeline`
+(transformers, the reference). Latency is of one query through the whole pipeline,
+tokenization included, as a user of the service sees it.
+"""
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from tfnlp import plots
+from tfnlp.errors import ConfigError, DataError
+from tfnlp.runs import write_json
+
+DEFAULT_QUERY = "What is the pin number for my account?"
+
+
+class PerformanceBenchmark:
+    """Measure one pipeline: size on disk (MB), one-query latency (ms), test accuracy.
+
+    Args:
+        pipeline: a text-classification pipeline with `size_mb()`; called as
+            `pipeline(text)` and `pipeline(list_of_texts)`.
+        dataset: the test split, a DataFrame with `text` and integer `label`
+            columns (e.g. `load_dataset("clinc150")["test"]`, `oos` included).
+        name: the variant's name in the results and the plot.
+        label_names: the name of each label id; default the pipeline's.
+        query: the text whose latency is measured.
+        warmup, repeats: untimed then timed calls of `pipeline(query)`.
+        batch_size: texts per pipeline call when measuring accuracy.
+
+    Example:
+    >>> benchmark = PerformanceBenchmark(TextClassificationPipeline(teacher),
+    ...     load_dataset("clinc150")["test"], "teacher")  # doctest: +SKIP
+    >>> benchmark.run("run/benchmark.json")  # doctest: +SKIP
+    {'teacher': {'size_mb': 86.7, 'accuracy': 0.86, 'latency_ms': {'mean': 4.4, ...}}}
+    """
+
+    def __init__(self, pipeline, dataset, name, label_names=None, query=DEFAULT_QUERY, warmup=10, repeats=100,
+                 batch_size=64):
+        missing = {"text", "label"} - set(getattr(dataset, "columns", ()))
+        if missing:
+            raise DataError(f"The benchmark dataset lacks the columns {sorted(missing)}; pass a split such as "
+                            "`load_dataset('clinc150')['test']` (columns text, label).")
+        if repeats < 2:
+            raise ConfigError(f"repeats={repeats}: need at least 2 timed calls for a standard deviation.")
+        self.pipeline, self.dataset, self.name = pipeline, dataset, name
+        self.label_names = list(label_names if label_names is not None else pipeline.label_names)
+        self.query, self.warmup, self.repeats, self.batch_size = query, warmup, repeats, batch_size
+
+    def compute_size(self):
+        """Size on disk of what would be deployed, in MB (MiB, as the chapter)."""
+        return {"size_mb": float(self.pipeline.size_mb())}
+
+    def time_pipeline(self):
+        """Mean, standard deviation, median and 95th percentile of one query's latency, in ms."""
+        for _ in range(self.warmup):
+            self.pipeline(self.query)
+        latencies = []
+        for _ in range(self.repeats):
+            start = time.perf_counter()
+            self.pipeline(self.query)
+            latencies.append(1000 * (time.perf_counter() - start))
+        latencies = np.array(latencies)
+        return {"latency_ms": {"mean": float(latencies.mean()), "std": float(latencies.std(ddof=1)),
+                               "median": float(np.median(latencies)), "p95": float(np.percentile(latencies, 95))}}
+
+    def compute_accuracy(self):
+        """Accuracy on every example of `dataset` (predicted label name vs the true one)."""
+        texts = self.dataset["text"].tolist()
+        predicted = []
+        for start in range(0, len(texts), self.batch_size):
+            predicted += [result["label"] for result in self.pipeline(texts[start : start + self.batch_size])]
+        true = [self.label_names[label] for label in self.dataset["label"]]
+        return {"accuracy": float(np.mean(np.array(predicted) == np.array(true)))}
+
+    def run(self, path=None):
+        """All three measurements as `{name: {...}}`; merged into the JSON file `path` if given."""
+        metrics = {**self.compute_size(), **self.compute_accuracy(), **self.time_pipeline()}
+        results = {self.name: metrics}
+        if path is not None:
+            save_results(results, path)
+        return results
+
+
+def save_results(results, path):
+    """Merge `{variant: metrics}` into the JSON file `path` (created if missing); returns all results."""
+    path = Path(path)
+    merged = json.loads(path.read_text()) if path.is_file() else {}
+    merged.update(results)
+    write_json(path, merged)
+    return merged
+
+
+def results_table(results):
+    """A Markdown table: variant, size (MB), latency mean +/- std (ms), p95 (ms), accuracy."""
+    lines = ["| variant | size (MB) | latency (ms), mean +/- std | median (ms) | p95 (ms) | accuracy |",
+             "|---|---|---|---|---|---|"]
+    for name, metrics in results.items():
+        latency = metrics["latency_ms"]
+        lines.append(f"| {name} | {metrics['size_mb']:.1f} | {latency['mean']:.2f} +/- {latency['std']:.2f} | "
+                     f"{latency['median']:.2f} | {latency['p95']:.2f} | {metrics['accuracy']:.4f} |")
+    return "\n".join(lines)
+
+
+def plot_metrics(results, current, path):
+    """Accuracy against mean latency, one bubble per variant with area proportional to size.
+
+    The `current` variant is drawn dashed, as in the chapter, to show where the
+    latest optimisation moved the model.
+    """
+    figure, axis = plots.plt.subplots(figsize=(7, 5))
+    sizes = np.array([metrics["size_mb"] for metrics in results.values()])
+    scale = 2000.0 / max(sizes.max(), 1e-9)  # the largest bubble ~2000 pt^2
+    for name, metrics in results.items():
+        x, y = metrics["latency_ms"]["mean"], 100 * metrics["accuracy"]
+        style = {"linestyle": "--", "facecolor": "none", "edgecolor": "black"} if name == current else {"alpha": 0.5}
+        axis.scatter(x, y, s=max(metrics["size_mb"] * scale, 20.0), **style)
+        axis.annotate(name, (x, y), textcoords="offset points", xytext=(6, 6), fontsize=8)
+    accuracies = [100 * metrics["accuracy"] for metrics in results.values()]
+    axis.set_ylim(min(accuracies) - 3, max(accuracies) + 3)
+    axis.set_xlim(left=0)
+    axis.set_xlabel("Average latency (ms)")
+    axis.set_ylabel("Accuracy (%)")
+    axis.set_title("Accuracy vs latency (bubble area = size on disk)")
+    return plots.save_figure(figure, path)

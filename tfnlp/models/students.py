@@ -1,0 +1,74 @@
+"""Smaller students for distillation, initialised from a teacher's layers (as DistilBERT).
+
+A student that keeps the teacher's width, embeddings, pooler and every other
+transformer layer starts close to the teacher, so distillation has little to
+recover; it shares the teacher's tokenizer, so a `Distiller` tokenizes once.
+"""
+
+import math
+
+from tfnlp.errors import ConfigError
+from tfnlp.models.classifier import EncoderClassifier
+
+
+def shrink_encoder(encoder, layers=(0, 2, 4)):
+    """A copy of a keras-hub BERT encoder with only the transformer `layers`, in that order.
+
+    Embeddings, their layer norm and the pooler are copied; the copy is a new
+    model (training it leaves `encoder` untouched).
+
+    Args:
+        encoder: a `BertEncoder` (or `keras_hub.models.BertBackbone`).
+        layers: the indices of the teacher layers the student keeps.
+
+    Example:
+    >>> small = shrink_encoder(load_encoder("minilm-l6"), layers=(0, 2, 4))  # doctest: +SKIP
+    >>> small.num_layers  # doctest: +SKIP
+    3
+    """
+    layers = list(layers)
+    bad = [index for index in layers if not 0 <= index < encoder.num_layers]
+    if not layers or bad:
+        raise ConfigError(
+            f"layers={layers}: the encoder has {encoder.num_layers} transformer layers "
+            f"(indices 0-{encoder.num_layers - 1}); choose a non-empty subset of them."
+        )
+    config = {**encoder.get_config(), "num_layers": len(layers)}
+    student = type(encoder).from_config(config)
+    for name in ("token_embedding", "position_embedding", "segment_embedding", "embeddings_layer_norm",
+                 "pooled_dense"):
+        student.get_layer(name).set_weights(encoder.get_layer(name).get_weights())
+    for student_layer, index in zip(student.transformer_layers, layers):
+        student_layer.set_weights(encoder.transformer_layers[index].get_weights())
+    return student
+
+
+def student_classifier(teacher, layers=(0, 2, 4), copy_head=True):
+    """An `EncoderClassifier` on `shrink_encoder(teacher.backbone, layers)` with the teacher's preprocessor.
+
+    Args:
+        teacher: an `EncoderClassifier`, usually fine-tuned.
+        layers: the teacher layers the student keeps.
+        copy_head: start from the teacher's classification head too.
+
+    Example:
+    >>> student = student_classifier(teacher, layers=(0, 2, 4))  # doctest: +SKIP
+    >>> distiller = Distiller(student, teacher, alpha=0.5, temperature=4.0)  # doctest: +SKIP
+    """
+    student = EncoderClassifier(
+        backbone=shrink_encoder(teacher.backbone, layers),
+        label_names=teacher.label_names,
+        preprocessor=teacher.preprocessor,
+        head=teacher.head,
+        dropout=teacher.dropout,
+        hidden_dim=teacher.hidden_dim,
+    )
+    if copy_head:
+        for student_layer, teacher_layer in zip(student.head_layers, teacher.head_layers):
+            student_layer.set_weights(teacher_layer.get_weights())
+    return student
+
+
+def count_parameters(model):
+    """Number of weights in `model` (trainable and not)."""
+    return sum(math.prod(weight.shape) for weight in model.weights)

@@ -1,0 +1,180 @@
+"""Knowledge distillation (Hinton et al. 2015): a student learns from labels and a teacher's soft targets.
+
+Loss per batch, with student logits `s`, teacher logits `t`, temperature `T`:
+
+    alpha * CE(labels, s) + (1 - alpha) * T^2 * KL(softmax(t / T) || softmax(s / T))
+
+`T^2` keeps the soft term's gradients on the scale of the hard one as `T` grows.
+The teacher only runs in inference mode and is never updated.
+"""
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+from tfnlp.errors import ConfigError
+
+
+@keras.saving.register_keras_serializable(package="tfnlp")
+class Distiller(keras.Model):
+    """Train `student` to match `teacher` and the labels; train it with `tfnlp.training.fit`.
+
+    Both models take the same raw inputs. Keras-hub tasks (e.g. `EncoderClassifier`)
+    have their preprocessors applied inside the step; when student and teacher
+    tokenize alike (the same preprocessor, or equal vocabulary and settings), the
+    text is tokenized once for both. Models without a preprocessor get `x` as it is.
+
+    Validation reports the student alone: `loss` is its hard-label loss and the
+    metrics are the student's, so runs with different `alpha` compare fairly.
+    Save `distiller.student`: it reloads on its own, without the teacher.
+
+    Args:
+        student: the model to train; outputs logits.
+        teacher: a trained model with the same label set; outputs logits.
+        alpha: weight of the hard-label loss; `1.0` is plain fine-tuning.
+        temperature: softens both distributions in the distillation term.
+
+    Example:
+    >>> distiller = Distiller(student_classifier(teacher), teacher, alpha=0.5, temperature=4.0)  # doctest: +SKIP
+    >>> fit(distiller, train, validation, epochs=5, learning_rate=1e-4)  # doctest: +SKIP
+    >>> save_model(distiller.student, "run/model.keras")  # doctest: +SKIP
+    """
+
+    # `tfnlp.training.fit` needs no `loss`: `compile` sets the distillation loss.
+    defines_own_loss = True
+
+    def __init__(self, student, teacher, alpha=0.5, temperature=2.0, **kwargs):
+        super().__init__(**kwargs)
+        if not 0.0 <= alpha <= 1.0:
+            raise ConfigError(f"alpha={alpha}: the weight of the hard-label loss must be in [0, 1].")
+        if temperature <= 0:
+            raise ConfigError(f"temperature={temperature}: must be positive (typically 1 to 20).")
+        self.student = student
+        self.teacher = teacher
+        self.teacher.trainable = False
+        self.alpha = float(alpha)
+        self.temperature = float(temperature)
+        self.shares_preprocessing = same_preprocessing(
+            getattr(student, "preprocessor", None), getattr(teacher, "preprocessor", None)
+        )
+        self._distillation_metrics = []
+        self.built = True  # both models are built; this wrapper owns no weights of its own
+
+    def compile(self, optimizer="adamw", loss=None, metrics=None, **kwargs):
+        """Set the optimizer, the student's hard-label `loss` and the `metrics` on the student's logits.
+
+        Args:
+            optimizer: a Keras optimizer (`tfnlp.training.fit` passes AdamW
+                with warm-up and decay).
+            loss: hard-label loss; default sparse categorical cross-entropy
+                on logits.
+            metrics: metrics of the student's logits against the labels;
+                default accuracy, logged as `sparse_categorical_accuracy`
+                (the name keras-hub classifiers use).
+            **kwargs: other `keras.Model.compile` arguments.
+        """
+        super().compile(optimizer=optimizer, **kwargs)
+        self.student_loss_fn = (
+            keras.losses.get(loss) if loss is not None else keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        )
+        metrics = metrics or [keras.metrics.SparseCategoricalAccuracy(name="sparse_categorical_accuracy")]
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.student_loss_tracker = keras.metrics.Mean(name="student_loss")
+        self.distillation_loss_tracker = keras.metrics.Mean(name="distillation_loss")
+        self.student_metrics = [keras.metrics.get(metric) for metric in metrics]
+
+    @property
+    def metrics(self):
+        if not getattr(self, "compiled", False) or not hasattr(self, "loss_tracker"):
+            return []
+        return [self.loss_tracker, self.student_loss_tracker, self.distillation_loss_tracker, *self.student_metrics]
+
+    def call(self, inputs, training=False):
+        """The student's logits for raw inputs."""
+        return self.student(_preprocess(self.student, inputs), training=training)
+
+    def compute_losses(self, y, student_logits, teacher_logits, sample_weight=None):
+        """`{"loss", "student_loss", "distillation_loss"}` for one batch (see the module docstring)."""
+        student_loss = self.student_loss_fn(y, student_logits, sample_weight=sample_weight)
+        distillation_loss = self.temperature**2 * soft_target_kl(
+            teacher_logits, student_logits, self.temperature, sample_weight
+        )
+        loss = self.alpha * student_loss + (1.0 - self.alpha) * distillation_loss
+        return {"loss": loss, "student_loss": student_loss, "distillation_loss": distillation_loss}
+
+    def train_step(self, data):
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        student_inputs = _preprocess(self.student, x)
+        teacher_inputs = student_inputs if self.shares_preprocessing else _preprocess(self.teacher, x)
+        teacher_logits = ops.stop_gradient(self.teacher(teacher_inputs, training=False))
+        variables = self.student.trainable_variables
+        with tf.GradientTape() as tape:
+            student_logits = self.student(student_inputs, training=True)
+            losses = self.compute_losses(y, student_logits, teacher_logits, sample_weight)
+            loss = losses["loss"] + sum(self.student.losses)  # regularizers, if any
+        self.optimizer.apply(tape.gradient(loss, variables), variables)
+        self.student_loss_tracker.update_state(losses["student_loss"])
+        self.distillation_loss_tracker.update_state(losses["distillation_loss"])
+        return self._update_metrics(losses["loss"], y, student_logits, sample_weight)
+
+    def test_step(self, data):
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        student_logits = self(x, training=False)
+        loss = self.student_loss_fn(y, student_logits, sample_weight=sample_weight)
+        logs = self._update_metrics(loss, y, student_logits, sample_weight)
+        return {name: value for name, value in logs.items() if name not in ("student_loss", "distillation_loss")}
+
+    def _update_metrics(self, loss, y, logits, sample_weight):
+        self.loss_tracker.update_state(loss)
+        for metric in self.student_metrics:
+            metric.update_state(y, logits, sample_weight=sample_weight)
+        return {metric.name: metric.result() for metric in self.metrics}
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "student": keras.saving.serialize_keras_object(self.student),
+            "teacher": keras.saving.serialize_keras_object(self.teacher),
+            "alpha": self.alpha,
+            "temperature": self.temperature,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for key in ("student", "teacher"):
+            config[key] = keras.saving.deserialize_keras_object(config[key])
+        return cls(**config)
+
+
+def soft_target_kl(teacher_logits, student_logits, temperature, sample_weight=None):
+    """Mean over the batch of KL(softmax(teacher / T) || softmax(student / T)), computed in log space."""
+    teacher_log_probs = ops.log_softmax(ops.cast(teacher_logits, "float32") / temperature, axis=-1)
+    student_log_probs = ops.log_softmax(ops.cast(student_logits, "float32") / temperature, axis=-1)
+    per_example = ops.sum(ops.exp(teacher_log_probs) * (teacher_log_probs - student_log_probs), axis=-1)
+    if sample_weight is not None:
+        per_example = per_example * ops.cast(ops.reshape(sample_weight, ops.shape(per_example)), "float32")
+    return ops.mean(per_example)
+
+
+def same_preprocessing(first, second):
+    """Whether two preprocessors give the same inputs: the same object, or equal settings and vocabulary."""
+    if first is second:
+        return first is not None
+    if first is None or second is None or type(first) is not type(second):
+        return False
+    return _preprocessing_signature(first) == _preprocessing_signature(second)
+
+
+def _preprocessing_signature(preprocessor):
+    config = {key: value for key, value in preprocessor.get_config().items() if key not in ("name", "tokenizer", "trainable")}
+    tokenizer = getattr(preprocessor, "tokenizer", None)
+    if tokenizer is None:
+        return config, None, None
+    tokenizer_config = {key: value for key, value in tokenizer.get_config().items() if key not in ("name", "vocabulary", "trainable")}
+    return config, tokenizer_config, list(tokenizer.get_vocabulary())
+
+
+def _preprocess(model, x):
+    preprocessor = getattr(model, "preprocessor", None)
+    return x if preprocessor is None else preprocessor(x)
