@@ -1,0 +1,315 @@
+"""A lean key/value-cached decode step over a keras-hub causal LM's own weights.
+
+keras-hub's `call_with_cache` rebuilds a stacked cache tensor, recomputes rotary
+tables and masks in every layer and repeats grouped keys/values for every query
+head: ~62 ms per SmolLM2 token on 2 cores, against ~32 ms in PyTorch. The decode
+step here computes the same function with fewer, larger operations:
+
+- the cache lives in one variable per layer for keys and one for values, laid out
+  `(batch, key_value_heads, capacity, head_dim)`, updated in place;
+- grouped-query attention reshapes the queries onto the key/value heads instead
+  of repeating keys and values;
+- rotary tables (keras-hub's own frequencies, Llama 3 scaling included) and the
+  causal mask are computed once per step, not once per layer;
+- projections are plain 2-D matmuls over the layers' variables (no copies), and
+  norms and feed-forward layers are keras-hub's own layers, called as they are.
+
+It reads the backbone's variables at every call, so fine-tuning the model is seen.
+
+Example:
+>>> decoder = CachedDecoder(load_causal_lm("smollm2-135m"))  # doctest: +SKIP
+>>> logits = decoder.start([[504, 3575, 282, 4649, 314]], max_length=16)  # doctest: +SKIP
+>>> logits = decoder.step([logits[0].argmax()])  # doctest: +SKIP
+"""
+
+import math
+import weakref
+
+import numpy as np
+import tensorflow as tf
+
+from tfnlp.errors import ConfigError
+
+# Cache capacities are rounded up to this many positions, so that prompts of
+# different lengths share one traced step function.
+_CAPACITY_STEP = 128
+# Caches (and their traced functions) kept per model, most recently used last.
+_MAX_CACHES = 4
+
+
+def _supported_architecture(backbone):
+    from keras_hub.models import GPT2Backbone, LlamaBackbone
+
+    if isinstance(backbone, LlamaBackbone):
+        return "llama"
+    if isinstance(backbone, GPT2Backbone):
+        return "gpt2"
+    raise ValueError(
+        f"tfnlp's cached decoder supports Llama and GPT-2 backbones; received "
+        f"{type(backbone).__name__}. Use the model's own `generate()` for it."
+    )
+
+
+class CachedDecoder:
+    """Prefill a prompt, then decode one token per call, with a key/value cache.
+
+    Args:
+        causal_lm: a keras-hub `CausalLM` with a Llama (SmolLM2, Llama 3) or
+            GPT-2 backbone, e.g. from `tfnlp.models.load_causal_lm`.
+
+    Use `decoder_for(causal_lm)` to share one decoder (and its traced
+    functions) per model.
+    """
+
+    def __init__(self, causal_lm):
+        backbone = causal_lm.backbone
+        self.architecture = _supported_architecture(backbone)
+        self.backbone = backbone
+        self.vocabulary_size = int(backbone.vocabulary_size)
+        first = backbone.transformer_layers[0]._self_attention_layer
+        if self.architecture == "llama":
+            self.num_heads = int(backbone.num_query_heads)
+            self.num_key_value_heads = int(backbone.num_key_value_heads)
+            self._rotary_inverse_frequency = first.rotary_embedding_layer._get_inverse_freq(
+                backbone.hidden_dim // self.num_heads
+            )
+            self.max_positions = None
+        else:
+            self.num_heads = self.num_key_value_heads = int(backbone.num_heads)
+            self.max_positions = int(backbone.max_sequence_length)
+        self.head_dim = int(backbone.hidden_dim) // self.num_heads
+        self._caches = {}  # (batch, capacity) -> _Cache, least recently used first
+        self._cache = None
+        self.position = 0
+
+    # --- public API ----------------------------------------------------------------------
+
+    def start(self, token_ids, max_length, copies=1):
+        """Run the prompt(s) through the model; returns the next-token logits.
+
+        Args:
+            token_ids: `(batch, length)` ids, the same prompt length in every row.
+            max_length: the most positions (prompt + new tokens) this run needs.
+            copies: decode `copies` rows per prompt (beam search's beams): the
+                prompt is run once, then its cache rows are copied.
+
+        Returns:
+            float32 NumPy logits `(batch * copies, vocabulary_size)` for the token
+            after the prompt.
+        """
+        token_ids = np.asarray(token_ids, dtype="int32")
+        if token_ids.ndim != 2 or token_ids.shape[1] == 0:
+            raise ValueError(f"`token_ids` must be a non-empty (batch, length) array; got shape {token_ids.shape}.")
+        if max_length < token_ids.shape[1]:
+            raise ValueError(f"max_length={max_length} is shorter than the prompt ({token_ids.shape[1]} tokens).")
+        if self.max_positions is not None and max_length > self.max_positions:
+            raise ConfigError(
+                f"The prompt plus new tokens need {max_length} positions; this model has "
+                f"{self.max_positions} positions. Shorten the prompt or ask for fewer new tokens."
+            )
+        cache = self._cache_for(token_ids.shape[0], max_length)
+        logits = cache.prefill(tf.constant(token_ids), tf.constant(0, "int32")).numpy()
+        if copies > 1:
+            copied = self._cache_for(token_ids.shape[0] * copies, max_length)
+            copied.copy_rows(cache.keys + cache.values, tf.constant(copies))
+            cache, logits = copied, np.repeat(logits, copies, axis=0)
+        self._cache = cache
+        self.position = token_ids.shape[1]
+        return logits
+
+    def step(self, token_ids):
+        """Feed one new token per row; returns the logits of the token after it."""
+        if self._cache is None:
+            raise RuntimeError("Call `start(prompt_ids, max_length)` before `step`.")
+        if self.position >= self._cache.capacity:
+            raise ValueError(f"The cache holds {self._cache.capacity} positions; all are used.")
+        token_ids = np.asarray(token_ids, dtype="int32").reshape(-1, 1)
+        logits = self._cache.step(tf.constant(token_ids), tf.constant(self.position, "int32"))
+        self.position += 1
+        return logits.numpy()
+
+    def reorder(self, rows):
+        """Make cache row `i` a copy of row `rows[i]` (beam search keeps its best beams)."""
+        rows = np.asarray(rows, dtype="int32")
+        if not np.array_equal(rows, np.arange(rows.size)):
+            self._cache.reorder(tf.constant(rows))
+
+    # --- caches ----------------------------------------------------------------------------
+
+    def _cache_for(self, batch_size, max_length):
+        capacity = _CAPACITY_STEP * math.ceil(max_length / _CAPACITY_STEP)
+        if self.max_positions is not None:
+            capacity = min(capacity, self.max_positions)
+        key = (batch_size, capacity)
+        cache = self._caches.pop(key, None) or _Cache(self, batch_size, capacity)
+        self._caches[key] = cache
+        while len(self._caches) > _MAX_CACHES:
+            self._caches.pop(next(iter(self._caches)))
+        return cache
+
+    # --- the forward pass ------------------------------------------------------------------
+
+    def forward(self, token_ids, start, keys, values, last_only=True):
+        """Logits for `token_ids` at positions `start...`, writing their keys/values into the cache."""
+        length = tf.shape(token_ids)[1]
+        backbone = self.backbone
+        x = tf.gather(_tensor(backbone.token_embedding.embeddings), token_ids)
+        if self.architecture == "gpt2":
+            positions = _tensor(backbone.position_embedding.position_embeddings)[start : start + length]
+            x = x + positions[None]
+            rotary = None
+        else:
+            rotary = self._rotary_tables(start, length)
+        mask = self._attention_bias(start, length, keys[0].shape[2])
+        for layer, key_cache, value_cache in zip(backbone.transformer_layers, keys, values):
+            block = self._llama_block if self.architecture == "llama" else self._gpt2_block
+            x = block(layer, x, start, mask, rotary, key_cache, value_cache)
+        if last_only:
+            x = x[:, -1:]
+        x = backbone.layer_norm(x)
+        return self._logits(x)[:, -1] if last_only else self._logits(x)
+
+    def _logits(self, x):
+        embedding = self.backbone.token_embedding
+        if getattr(embedding, "logit_soft_cap", None) is not None:
+            raise ValueError("Logit soft-capping is not supported by tfnlp's cached decoder.")
+        batch, length = tf.shape(x)[0], tf.shape(x)[1]
+        flat = tf.reshape(tf.cast(x, "float32"), (-1, x.shape[-1]))
+        if embedding.tie_weights:
+            logits = tf.matmul(flat, _tensor(embedding.embeddings), transpose_b=True)
+        else:
+            logits = tf.matmul(flat, _tensor(embedding.reverse_embeddings))
+        return tf.reshape(logits, (batch, length, self.vocabulary_size))
+
+    def _rotary_tables(self, start, length):
+        """cos and sin `(1, length, 1, head_dim)`, as keras-hub's RotaryEmbedding computes them."""
+        positions = tf.cast(tf.range(length) + start, "float32")
+        frequencies = positions[:, None] * tf.cast(self._rotary_inverse_frequency, "float32")[None, :]
+        angles = tf.concat([frequencies, frequencies], axis=-1)[None, :, None, :]
+        return tf.cos(angles), tf.sin(angles)
+
+    @staticmethod
+    def _attention_bias(start, length, capacity):
+        """`(length, capacity)`: 0 where query `start + i` may see key `j` (j <= start + i), else -inf-ish."""
+        queries = tf.range(length)[:, None] + start
+        keys = tf.range(capacity)[None, :]
+        return tf.where(keys <= queries, 0.0, -1e9)
+
+    def _attention(self, query, key, value, start, mask, key_cache, value_cache):
+        """Cached scaled dot-product attention; query `(b, n, H, d)`, key/value `(b, n, KV, d)`."""
+        batch, length = tf.shape(query)[0], tf.shape(query)[1]
+        groups = self.num_heads // self.num_key_value_heads
+        key_cache[:, :, start : start + length, :].assign(tf.transpose(key, (0, 2, 1, 3)))
+        value_cache[:, :, start : start + length, :].assign(tf.transpose(value, (0, 2, 1, 3)))
+        # Query head h reads key/value head h // groups (keras-hub repeats them so).
+        query = tf.reshape(query, (batch, length, self.num_key_value_heads, groups, self.head_dim))
+        query = tf.reshape(tf.transpose(query, (0, 2, 3, 1, 4)), (batch, self.num_key_value_heads, -1, self.head_dim))
+        scores = tf.matmul(query, key_cache, transpose_b=True) * (1.0 / math.sqrt(self.head_dim))
+        capacity = tf.shape(scores)[-1]
+        scores = tf.reshape(scores, (batch, self.num_key_value_heads, groups, length, capacity)) + mask
+        weights = tf.reshape(tf.nn.softmax(scores, axis=-1), (batch, self.num_key_value_heads, -1, capacity))
+        output = tf.matmul(weights, value_cache)  # (b, KV, groups * n, d)
+        output = tf.reshape(output, (batch, self.num_key_value_heads, groups, length, self.head_dim))
+        return tf.reshape(tf.transpose(output, (0, 3, 1, 2, 4)), (batch, length, self.num_heads * self.head_dim))
+
+    def _llama_block(self, layer, x, start, mask, rotary, key_cache, value_cache):
+        attention = layer._self_attention_layer
+        h = layer._self_attention_layernorm(x)
+        query = _rotate(_project(h, attention._query_dense, self.num_heads), rotary)
+        key = _rotate(_project(h, attention._key_dense, self.num_key_value_heads), rotary)
+        value = _project(h, attention._value_dense, self.num_key_value_heads)
+        h = self._attention(query, key, value, start, mask, key_cache, value_cache)
+        x = x + _matmul(h, attention._output_dense.kernel)
+        h = layer._feedforward_layernorm(x)
+        gate = layer.activation(layer._feedforward_gate_dense(h))
+        return x + layer._feedforward_output_dense(layer._feedforward_intermediate_dense(h) * gate)
+
+    def _gpt2_block(self, layer, x, start, mask, rotary, key_cache, value_cache):
+        attention = layer._self_attention_layer
+        h = layer._self_attention_layer_norm(x)
+        query, key, value = (
+            _project(h, dense, self.num_heads)
+            for dense in (attention._query_dense, attention._key_dense, attention._value_dense)
+        )
+        h = self._attention(query, key, value, start, mask, key_cache, value_cache)
+        output = attention._output_dense
+        x = x + _matmul(h, output.kernel) + _tensor(output.bias)
+        h = layer._feedforward_layer_norm(x)
+        return x + layer._feedforward_output_dense(layer._feedforward_intermediate_dense(h))
+
+
+class _Cache:
+    """Key/value variables for one (batch, capacity), and the functions traced over them."""
+
+    def __init__(self, decoder, batch_size, capacity):
+        shape = (batch_size, decoder.num_key_value_heads, capacity, decoder.head_dim)
+        layers = len(decoder.backbone.transformer_layers)
+        self.capacity = capacity
+        self.keys = [tf.Variable(tf.zeros(shape), trainable=False) for _ in range(layers)]
+        self.values = [tf.Variable(tf.zeros(shape), trainable=False) for _ in range(layers)]
+        decoder = weakref.proxy(decoder)  # the model's decoder owns its caches, not the reverse
+
+        def forward(token_ids, start):
+            return decoder.forward(token_ids, start, self.keys, self.values)
+
+        self.prefill = tf.function(forward, reduce_retracing=True)
+        self.step = tf.function(forward)
+
+        @tf.function
+        def reorder(rows):
+            for variable in self.keys + self.values:
+                variable.assign(tf.gather(variable, rows))
+
+        self.reorder = reorder
+
+        @tf.function
+        def copy_rows(source, copies):
+            for variable, rows in zip(self.keys + self.values, source):
+                variable.assign(tf.repeat(rows, copies, axis=0))
+
+        self.copy_rows = copy_rows
+
+
+def _tensor(variable):
+    return tf.convert_to_tensor(variable)
+
+
+def _matmul(x, kernel):
+    """`x (b, n, k) @ kernel` with the kernel reshaped to `(k, units)`, as one 2-D matmul."""
+    kernel = _tensor(kernel)
+    units = kernel.shape[-1]
+    y = tf.matmul(tf.reshape(x, (-1, x.shape[-1])), tf.reshape(kernel, (-1, units)))
+    return tf.reshape(y, (tf.shape(x)[0], tf.shape(x)[1], units))
+
+
+def _project(x, einsum_dense, heads):
+    """An `EinsumDense` "bqm,muh->bquh" (with its bias, if any) as one matmul: `(b, n, heads, d)`."""
+    kernel = tf.reshape(_tensor(einsum_dense.kernel), (x.shape[-1], -1))
+    batch, length = tf.shape(x)[0], tf.shape(x)[1]
+    y = tf.matmul(tf.reshape(x, (-1, x.shape[-1])), kernel)
+    if einsum_dense.bias is not None:
+        y = y + tf.reshape(_tensor(einsum_dense.bias), (-1,))
+    return tf.reshape(y, (batch, length, heads, -1))
+
+
+def _rotate(x, rotary):
+    """keras-hub's (and Hugging Face's) rotate-half rotary embedding of `(b, n, heads, d)`."""
+    cos, sin = rotary
+    first, second = tf.split(x, 2, axis=-1)
+    return x * cos + tf.concat([-second, first], axis=-1) * sin
+
+
+_DECODERS = weakref.WeakKeyDictionary()
+
+
+def decoder_for(causal_lm):
+    """The `CachedDecoder` of `causal_lm`, made on first use and kept with the model.
+
+    Example:
+    >>> decoder_for(causal_lm) is decoder_for(causal_lm)  # doctest: +SKIP
+    True
+    """
+    decoder = _DECODERS.get(causal_lm)
+    if decoder is None:
+        decoder = _DECODERS[causal_lm] = CachedDecoder(causal_lm)
+    return decoder
