@@ -120,10 +120,7 @@ def texts_and_labels(frame):
     return frame["text"].tolist(), frame["label"].to_numpy()
 
 
-def train(model, data, args, run, **fit_options):
-    train_texts, train_labels = texts_and_labels(data["train"])
-    train_ds = text_dataset(train_texts, train_labels, args.batch_size, shuffle=True, seed=args.seed)
-    validation_ds = text_dataset(*texts_and_labels(data["validation"]), args.batch_size)
+def train(model, train_ds, validation_ds, args, run, **fit_options):
     timer = EpochTimer()
     history = fit(model, train_ds, validation_ds, epochs=args.epochs, learning_rate=args.learning_rate,
                   run_dir=run.path, callbacks=[timer], **fit_options)
@@ -143,10 +140,17 @@ def run_bilstm(data, args, run):
     model = bilstm.bilstm_classifier(vectorizer, matrix, args.max_length, args.keep,
                                      trainable_embeddings=args.embeddings == "tuned")
     save_summary(model, run)
-    results = train(model, data, args, run, loss=bilstm.LOSS, metrics=bilstm.bilstm_metrics(),
-                    monitor="val_accuracy", mode="max")
+    train_ds, validation_ds = (
+        bilstm.token_dataset(model, *texts_and_labels(data[split]), args.batch_size, shuffle=split == "train",
+                             seed=args.seed)
+        for split in ("train", "validation")
+    )
+    # The token model trains (with XLA) and predicts; it shares its layers with `model`.
+    results = train(bilstm.token_model(model), train_ds, validation_ds, args, run, loss=bilstm.LOSS,
+                    metrics=bilstm.bilstm_metrics(), monitor="val_accuracy", mode="max")
     test_texts, test_labels = texts_and_labels(data["test"])
-    positive = model.predict(text_dataset(test_texts, batch_size=64, bucket_by_length=False), verbose=0).ravel()
+    test_ds = bilstm.token_dataset(model, test_texts, batch_size=64)
+    positive = bilstm.token_model(model).predict(test_ds, verbose=0).ravel()
     save_model(model, run.path / "model.keras")
     bilstm.export_bilstm_saved_model(model, run.path / "saved_model", LABEL_NAMES)
     onnx_path = bilstm.export_bilstm_onnx(model, run.path / "onnx" / "model.onnx")
@@ -166,7 +170,10 @@ def run_encoder(data, args, run):
         dropout=args.head_dropout, hidden_dim=200, freeze_encoder=args.freeze_encoder,
     )
     save_summary(classifier, run)
-    results = train(classifier, data, args, run, monitor="val_sparse_categorical_accuracy", mode="max")
+    train_ds = text_dataset(*texts_and_labels(data["train"]), args.batch_size, shuffle=True, seed=args.seed)
+    validation_ds = text_dataset(*texts_and_labels(data["validation"]), args.batch_size)
+    results = train(classifier, train_ds, validation_ds, args, run,
+                    monitor="val_sparse_categorical_accuracy", mode="max")
     test_texts, test_labels = texts_and_labels(data["test"])
     positive = TextClassificationPipeline(classifier).predict_proba(test_texts)[:, 1]
     save_model(classifier, run.path / "model.keras")

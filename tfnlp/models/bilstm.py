@@ -155,6 +155,31 @@ def bilstm_classifier(vectorizer, embeddings, sequence_length=150, keep="first",
     return keras.Model(text, probability, name="glove_bilstm")
 
 
+def token_dataset(model, texts, labels=None, batch_size=32, shuffle=False, seed=None):
+    """Batches of `{"token_ids"}` (and labels) made by the model's own vectorizer, for its token model.
+
+    Vectorization runs in the `tf.data` pipeline and every batch is padded to
+    the model's sequence length, so the token model trains with XLA at one
+    shape (the raw-string model cannot: string ops have no XLA kernels).
+    Training `token_model(model)` trains `model`: they share their layers.
+
+    Example:
+    >>> train = token_dataset(model, texts, labels, shuffle=True, seed=0)  # doctest: +SKIP
+    >>> fit(token_model(model), train, loss=LOSS, metrics=bilstm_metrics())  # doctest: +SKIP
+    """
+    from tfnlp.data.pipeline import text_dataset
+
+    vectorizer, truncate = model.get_layer("vectorizer"), model.get_layer("truncate")
+
+    def to_token_ids(text, *rest):
+        ids = truncate(vectorizer(text))
+        ids = tf.pad(ids, [[0, 0], [0, truncate.length - tf.shape(ids)[1]]])
+        return ({"token_ids": tf.ensure_shape(ids, [None, truncate.length])}, *rest)
+
+    dataset = text_dataset(texts, labels, batch_size, shuffle=shuffle, seed=seed, bucket_by_length=False)
+    return dataset.map(to_token_ids, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+
 def bilstm_metrics():
     """Fresh Keras metrics for `fit(..., loss=LOSS, metrics=bilstm_metrics())`."""
     return ["accuracy", keras.metrics.Precision(name="precision"), keras.metrics.Recall(name="recall")]

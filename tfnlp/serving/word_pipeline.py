@@ -23,7 +23,7 @@ LINE_BREAKS = (r"<br\s*/?>", " ")
 STANDARDIZATION = (
     (r"['\x{2019}]", ""),
     (r"[\p{P}\p{S}]", " "),
-    (r"[\s\v\x{85}\p{Z}]+", " "),
+    (r"[\s\v\p{Z}\p{Cc}]+", " "),
 )
 PAD_TOKEN, OOV_TOKEN = "", "[UNK]"  # TextVectorization's ids 0 and 1
 KEEP = ("first", "last")
