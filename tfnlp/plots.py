@@ -69,3 +69,26 @@ def class_probabilities(probabilities, label_names, path, title):
     axis.set_ylabel("Class probability (%)")
     axis.set_title(title)
     return save_figure(figure, path)
+
+
+def score_scatter(labels, predictions, path, title="Predicted vs true scores"):
+    """Predicted against true scores (regression), with the identity line."""
+    figure, axis = plt.subplots(figsize=(5, 5))
+    axis.scatter(labels, predictions, s=6, alpha=0.4)
+    low, high = float(np.min(labels)), float(np.max(labels))
+    axis.plot([low, high], [low, high], color="gray", linewidth=1)
+    axis.set_xlabel("True score")
+    axis.set_ylabel("Predicted score")
+    axis.set_title(title)
+    return save_figure(figure, path)
+
+
+def entity_f1_by_type(per_type, path, title="Entity F1 by type"):
+    """Bar chart of each entity type's F1 (from `tfnlp.metrics.entities.entity_metrics`)."""
+    kinds = list(per_type)
+    figure, axis = plt.subplots(figsize=(6, 4))
+    axis.bar(kinds, [per_type[kind]["f1"] for kind in kinds])
+    axis.set_ylim(0, 1)
+    axis.set_ylabel("F1")
+    axis.set_title(title)
+    return save_figure(figure, path)
