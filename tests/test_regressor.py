@@ -9,9 +9,10 @@ from tfnlp.errors import DataError
 from tfnlp.metrics.regression import PearsonR, check_scores, pearson, regression_metrics, spearman
 from tfnlp.models.regressor import EncoderRegressor
 
-FIRST = ["i feel happy", "the movie was good", "i love it", "so sad today", "it is bad", "i hate it"] * 2
-SECOND = ["i feel happy", "the movie was good", "i hate it", "i feel happy", "it is bad", "really great"] * 2
-SCORES = [5.0, 5.0, 1.0, 1.5, 5.0, 0.0] * 2
+# The same first sentences with different second ones: the score needs both sides.
+FIRST = ["i feel happy", "i feel happy", "the movie was good", "the movie was good", "i hate it", "i hate it"] * 2
+SECOND = ["i feel happy", "so sad today", "the movie was good", "it is bad", "i hate it", "i love it"] * 2
+SCORES = [5.0, 1.0, 5.0, 1.5, 5.0, 0.0] * 2
 
 
 def test_correlations_match_scipy():
@@ -57,7 +58,7 @@ def trained(trainable_bert_dir):
     keras.utils.set_random_seed(0)
     regressor = EncoderRegressor.from_preset(trainable_bert_dir, sequence_length=16, dropout=0.0)
     regressor.compile(optimizer=keras.optimizers.Adam(3e-3))
-    history = regressor.fit(text_dataset((FIRST, SECOND), SCORES, batch_size=6), epochs=15, verbose=0)
+    history = regressor.fit(text_dataset((FIRST, SECOND), SCORES, batch_size=6), epochs=12, verbose=0)
     return regressor, history
 
 
@@ -65,9 +66,13 @@ def test_regressor_trains_on_pairs(trained):
     regressor, history = trained
     losses = history.history["loss"]
     assert losses[-1] < 0.3 * losses[0]
-    predictions = regressor.predict(text_dataset((FIRST, SECOND), batch_size=4, bucket_by_length=False), verbose=0)
+    predictions = regressor.predict_scores(FIRST, SECOND, batch_size=4)
     assert predictions.shape == (len(FIRST),)
     assert pearson(SCORES, predictions) > 0.9
+    labelled = text_dataset((FIRST, SECOND), SCORES, batch_size=4)
+    assert regressor.evaluate(labelled, verbose=0, return_dict=True)["pearson"] == pytest.approx(
+        pearson(SCORES, predictions), abs=1e-4
+    )
 
 
 def test_regressor_save_and_reload(trained, tmp_path):
@@ -76,5 +81,6 @@ def test_regressor_save_and_reload(trained, tmp_path):
     restored = keras.saving.load_model(tmp_path / "model.keras")
     assert isinstance(restored, EncoderRegressor) and restored.text_pairs
     assert restored.preprocessor.truncate == "longest_first"
-    data = text_dataset((FIRST[:4], SECOND[:4]), batch_size=4)
-    np.testing.assert_allclose(restored.predict(data, verbose=0), regressor.predict(data, verbose=0), atol=1e-5)
+    np.testing.assert_allclose(
+        restored.predict_scores(FIRST[:4], SECOND[:4]), regressor.predict_scores(FIRST[:4], SECOND[:4]), atol=1e-5
+    )

@@ -10,6 +10,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfnlp.data.files import file_kind, read_examples
+from tfnlp.data.pipeline import length_boundaries
 from tfnlp.data.readers import read_conll
 from tfnlp.data.registry import _encode_tags
 from tfnlp.errors import DataError
@@ -86,11 +87,21 @@ def encode_tags(tag_lists, label_names, source=None):
     return _encode_tags(tag_lists, tuple(label_names), source)
 
 
-def tagged_dataset(token_lists, tag_ids=None, batch_size=32, shuffle=False, seed=None):
+def tagged_dataset(token_lists, tag_ids=None, batch_size=32, shuffle=False, seed=None, bucket_by_length=None):
     """Batches of word lists (and word-level tag ids) as ragged tensors, for `EncoderTokenClassifier`.
 
     The model's preprocessor splits each word into word pieces and labels the
     first piece of each word. Batches keep the input order unless `shuffle`.
+
+    Args:
+        token_lists: the sentences, each a list of words.
+        tag_ids: per sentence, one tag id per word; `None` for prediction.
+        batch_size: sentences per batch.
+        shuffle: reshuffle every epoch (for training).
+        seed: makes the shuffling repeatable.
+        bucket_by_length: batch sentences of similar length together, so
+            dynamic padding wastes little (CoNLL mixes 1-word and 100-word
+            sentences); default: when shuffling.
 
     Example:
     >>> ds = tagged_dataset([["EU", "rejects", "German"]], [[3, 0, 7]], batch_size=8)
@@ -108,4 +119,15 @@ def tagged_dataset(token_lists, tag_ids=None, batch_size=32, shuffle=False, seed
         dataset = tf.data.Dataset.from_tensor_slices(words)
     if shuffle:
         dataset = dataset.shuffle(len(token_lists), seed=seed, reshuffle_each_iteration=True)
-    return dataset.ragged_batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    if bucket_by_length is None:
+        bucket_by_length = shuffle
+    if bucket_by_length and len(token_lists) > batch_size:
+        boundaries = tf.constant(length_boundaries([len(tokens) for tokens in token_lists]), tf.int64)
+        dataset = dataset.group_by_window(
+            key_func=lambda words, *_: tf.searchsorted(boundaries, [tf.size(words, tf.int64)], out_type=tf.int64)[0],
+            reduce_func=lambda _, window: window.ragged_batch(batch_size),
+            window_size=batch_size,
+        )
+    else:
+        dataset = dataset.ragged_batch(batch_size)
+    return dataset.prefetch(tf.data.AUTOTUNE)

@@ -2,8 +2,10 @@
 
 import keras
 import keras_hub
+import numpy as np
 import tensorflow as tf
 
+from tfnlp.errors import DataError
 from tfnlp.metrics.regression import PearsonR
 from tfnlp.models.classifier import _pooled_output
 from tfnlp.models.encoders import load_encoder, load_preprocessor
@@ -30,7 +32,7 @@ class EncoderRegressor(keras_hub.models.Task):
     Example:
     >>> regressor = EncoderRegressor.from_preset("minilm-l6")  # doctest: +SKIP
     >>> regressor.fit(x=(["a cat sits"], ["a cat is sitting"]), y=[4.6], batch_size=1)  # doctest: +SKIP
-    >>> regressor.predict((["a man sings"], ["a dog runs"]))  # doctest: +SKIP
+    >>> regressor.predict_scores(["a man sings"], ["a dog runs"])  # doctest: +SKIP
     array([0.4], dtype=float32)
     """
 
@@ -75,6 +77,15 @@ class EncoderRegressor(keras_hub.models.Task):
             **kwargs,
         )
 
+    def predict_scores(self, texts, text_pairs=None, batch_size=64):
+        """Scores of `texts` (or of the pairs `texts[i]`, `text_pairs[i]`), in input order.
+
+        Example:
+        >>> regressor.predict_scores(["a cat sits"], ["a cat is sitting"])  # doctest: +SKIP
+        array([4.4], dtype=float32)
+        """
+        return predict_texts(self, texts, text_pairs, batch_size)
+
     def serving_endpoints(self):
         """SavedModel endpoints: name -> (function, input signature); see `export_saved_model`.
 
@@ -107,3 +118,25 @@ class EncoderRegressor(keras_hub.models.Task):
         config = super().get_config()
         config.update(text_pairs=self.text_pairs, dropout=self.dropout)
         return config
+
+
+def predict_texts(model, texts, text_pairs=None, batch_size=64):
+    """The outputs of a task with a string preprocessor for `texts` (or pairs), in input order.
+
+    Use this rather than `model.predict` on a dataset of unlabelled pairs, whose
+    `(first, second)` elements keras-hub takes for `(x, y)`.
+
+    Example:
+    >>> predict_texts(classifier, ["a cat sits"], ["a cat is sitting"]).shape  # doctest: +SKIP
+    (1, 2)
+    """
+    texts = list(texts)
+    pairs = None if text_pairs is None else list(text_pairs)
+    if pairs is not None and len(pairs) != len(texts):
+        raise DataError(f"{len(texts)} texts but {len(pairs)} text pairs")
+    forward = tf.function(lambda x: model(model.preprocessor(x=x), training=False), reduce_retracing=True)
+    outputs = []
+    for start in range(0, len(texts), batch_size):
+        first = tf.constant(texts[start : start + batch_size])
+        outputs.append(forward(first if pairs is None else (first, tf.constant(pairs[start : start + batch_size]))))
+    return np.concatenate([output.numpy() for output in outputs])

@@ -311,13 +311,17 @@ class TokenClassificationPipeline:
         self._forward = tf.function(lambda words: self.model.word_probabilities(words)[0], reduce_retracing=True)
 
     def word_probabilities(self, sentences, batch_size=64):
-        """Per sentence, an array `(num_words, num_tags)` of tag probabilities."""
+        """Per sentence (in input order), an array `(num_words, num_tags)` of tag probabilities."""
         sentences = [list(words) for words in sentences]
-        results = []
-        for start in range(0, len(sentences), batch_size):
-            batch = sentences[start : start + batch_size]
-            probabilities = self._forward(tf.ragged.constant(batch, dtype=tf.string, ragged_rank=1)).numpy()
-            results += [probabilities[row, : len(words)] for row, words in enumerate(batch)]
+        # Batches of similar lengths pad little; results go back to input order.
+        order = sorted(range(len(sentences)), key=lambda index: len(sentences[index]))
+        results = [None] * len(sentences)
+        for start in range(0, len(order), batch_size):
+            indices = order[start : start + batch_size]
+            batch = tf.ragged.constant([sentences[i] for i in indices], dtype=tf.string, ragged_rank=1)
+            probabilities = self._forward(batch).numpy()
+            for row, index in enumerate(indices):
+                results[index] = probabilities[row, : len(sentences[index])]
         return results
 
     def tag(self, sentences, batch_size=64):
