@@ -1,6 +1,7 @@
 """Run every tfnlp benchmark in one process and append a dated entry to benchmarks/RESULTS.md.
 
-Runs `benchmarks.finetune_throughput` then `benchmarks.tokenization_throughput` with their
+Runs `benchmarks.finetune_throughput`, `benchmarks.tokenization_throughput` and
+`benchmarks.decoding_speed` with their
 defaults (or their `--quick` settings), writes each one's JSON under `--output-dir`, and
 appends the command, the machine, the figures, the ratios and the load to the results file.
 
@@ -24,7 +25,7 @@ from benchmarks import (
     machine_info,
     usable_cores,
 )
-from benchmarks import finetune_throughput, tokenization_throughput
+from benchmarks import decoding_speed, finetune_throughput, tokenization_throughput
 
 RESULTS_FILE = Path(__file__).with_name("RESULTS.md")
 BUSY_OTHERS_CORES = 0.2  # others' average use above which an entry says the machine was shared
@@ -46,11 +47,19 @@ def build_parser():
     return parser
 
 
-def benchmark_argv(args, name, stamp):
+# name, module, whether it reads a data set (and so takes --data-dir)
+BENCHMARKS = (
+    ("finetune", finetune_throughput, True),
+    ("tokenization", tokenization_throughput, True),
+    ("decoding", decoding_speed, False),
+)
+
+
+def benchmark_argv(args, name, stamp, uses_data=True):
     """The command-line options passed on to one benchmark."""
     argv = ["--threads", str(args.threads), "--json", str(Path(args.output_dir) / f"{name}-{stamp}.json")]
     argv += ["--quick"] if args.quick else []
-    argv += ["--data-dir", args.data_dir] if args.data_dir else []
+    argv += ["--data-dir", args.data_dir] if args.data_dir and uses_data else []
     return argv
 
 
@@ -134,6 +143,33 @@ def tokenization_section(report):
     ])
 
 
+DECODING_COLUMNS = [
+    ("variant", "variant"),
+    ("new tokens/s (median generation)", "median_rate"),
+    ("p25–p75 of per-generation rates", "rate_p25_p75"),
+    ("timed generations", "units"),
+    ("vs torch", "ratio_to_torch"),
+    ("load 1 min, per round", "load_1min"),
+    ("others' cores, per round", "others_cores"),
+]
+
+
+def decoding_section(report):
+    options, facts = report["options"], report["facts"]
+    same = ", ".join(f"{variant}: {count}" for variant, count in facts["same_tokens_as_torch"].items()) or "-"
+    return "\n".join([
+        f"### Decoding speed ({options['preset']}, greedy, {options['new_tokens']} new tokens after a "
+        f"{options['prompt_tokens']}-token prompt; {options['rounds']} rounds x {options['generations']} "
+        "generations after a warm-up)",
+        "",
+        markdown_table(report["results"], DECODING_COLUMNS),
+        "",
+        f"New tokens equal to torch's, position by position: {same}; "
+        f"PyTorch attention implementation: {facts.get('torch_attention', '-')}.",
+        f"JSON: `{report['json_path']}`",
+    ])
+
+
 def notes(args, watch):
     """The entry's notes: the user's, and whether other processes shared the machine."""
     others = watch.total_cores()
@@ -148,7 +184,7 @@ def notes(args, watch):
     return " ".join(part for part in ("Quick smoke run." if args.quick else "", args.notes, shared) if part)
 
 
-def entry(args, argv, machine, finetune, tokenization, watch):
+def entry(args, argv, machine, reports, watch):
     """The Markdown entry for RESULTS.md."""
     versions = ", ".join(f"{name} {version}" for name, version in machine["versions"].items())
     return "\n".join([
@@ -160,9 +196,11 @@ def entry(args, argv, machine, finetune, tokenization, watch):
         f"- Load average (1, 5, 15 min) at start: {machine['load_average_at_start']}; at end: {load_average()}.",
         f"- Notes: {notes(args, watch)}",
         "",
-        finetune_section(finetune),
+        finetune_section(reports["finetune"]),
         "",
-        tokenization_section(tokenization),
+        tokenization_section(reports["tokenization"]),
+        "",
+        decoding_section(reports["decoding"]),
         "",
     ])
 
@@ -182,11 +220,11 @@ def main(argv=None):
     machine = machine_info()
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     reports = {}
-    for name, module in (("finetune", finetune_throughput), ("tokenization", tokenization_throughput)):
-        module_argv = benchmark_argv(args, name, stamp)
+    for name, module, uses_data in BENCHMARKS:
+        module_argv = benchmark_argv(args, name, stamp, uses_data)
         reports[name] = module.main(module_argv)
         reports[name]["json_path"] = module_argv[module_argv.index("--json") + 1]
-    append_entry(args.results, entry(args, argv, machine, reports["finetune"], reports["tokenization"], watch))
+    append_entry(args.results, entry(args, argv, machine, reports, watch))
     print(f"Appended an entry to {args.results}")
 
 

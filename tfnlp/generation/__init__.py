@@ -25,10 +25,17 @@ from tfnlp.generation.processing import (
     top_p_filter,
     warp,
 )
-from tfnlp.generation.search import GenerationOptions, generate, prompt_token_ids
+from tfnlp.generation.search import (
+    DECODING_STRATEGIES,
+    GenerationOptions,
+    generate,
+    prompt_token_ids,
+    strategy_options,
+)
 from tfnlp.generation.text import apply_chat_template, decode, encode
 
 __all__ = [
+    "DECODING_STRATEGIES",
     "CachedDecoder",
     "GenerationOptions",
     "apply_chat_template",
@@ -45,6 +52,7 @@ __all__ = [
     "prompt_token_ids",
     "sequence_logprob",
     "softmax",
+    "strategy_options",
     "temperature_plot",
     "token_logprobs",
     "top_k_filter",

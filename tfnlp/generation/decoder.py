@@ -252,8 +252,9 @@ class _Cache:
         def forward(token_ids, start):
             return decoder.forward(token_ids, start, self.keys, self.values)
 
-        self.prefill = tf.function(forward, reduce_retracing=True)
-        self.step = tf.function(forward)
+        # Traced once each: any prompt length, and one new token per row.
+        self.prefill = tf.function(forward, input_signature=_signature(sequence_length=None))
+        self.step = tf.function(forward, input_signature=_signature(sequence_length=1))
 
         @tf.function
         def reorder(rows):
@@ -268,6 +269,10 @@ class _Cache:
                 variable.assign(tf.repeat(rows, copies, axis=0))
 
         self.copy_rows = copy_rows
+
+
+def _signature(sequence_length):
+    return (tf.TensorSpec((None, sequence_length), tf.int32), tf.TensorSpec((), tf.int32))
 
 
 def _tensor(variable):

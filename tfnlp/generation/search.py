@@ -280,3 +280,32 @@ def _may_improve(running, finished, is_finished, new_tokens, steps, options):
     best_running = running.scores[0] / np.float32(length ** options.length_penalty)
     worst_finished = np.where(is_finished, finished.scores.min(), _FINISHED)
     return bool(np.any(best_running > worst_finished))
+
+
+DECODING_STRATEGIES = ("greedy", "beam", "beam-no-repeat", "sample", "top-k", "top-p", "top-k-top-p")
+
+
+def strategy_options(name, num_beams=5, no_repeat_ngram_size=2, temperature=1.0, top_k=50, top_p=0.90, seed=None):
+    """`generate` keyword arguments of a named decoding strategy (the names `--decoding` takes).
+
+    `greedy`; `beam` (`num_beams`); `beam-no-repeat` (also `no_repeat_ngram_size`);
+    `sample` (at `temperature`, from the whole vocabulary); `top-k`, `top-p` and
+    `top-k-top-p` (sampling at `temperature` with those cuts).
+
+    Example:
+    >>> strategy_options("top-k-top-p", seed=1)
+    {'do_sample': True, 'temperature': 1.0, 'seed': 1, 'top_k': 50, 'top_p': 0.9}
+    """
+    sampling = {"do_sample": True, "temperature": temperature, "seed": seed}
+    options = {
+        "greedy": {},
+        "beam": {"num_beams": num_beams},
+        "beam-no-repeat": {"num_beams": num_beams, "no_repeat_ngram_size": no_repeat_ngram_size},
+        "sample": sampling,
+        "top-k": {**sampling, "top_k": top_k},
+        "top-p": {**sampling, "top_p": top_p},
+        "top-k-top-p": {**sampling, "top_k": top_k, "top_p": top_p},
+    }
+    if name not in options:
+        raise ConfigError(f"Unknown decoding strategy {name!r}; choose one of {', '.join(DECODING_STRATEGIES)}.")
+    return options[name]
