@@ -45,6 +45,8 @@ MODELS = ("glove-bilstm", "encoder")
 DEFAULTS = {
     "glove-bilstm": {"epochs": 10, "learning_rate": 2e-3, "max_length": 150},
     "encoder": {"epochs": 2, "learning_rate": 5e-5, "max_length": 256},
+    # Only a new head trains: it needs a larger step than fine-tuning.
+    "encoder-frozen": {"epochs": 2, "learning_rate": 1e-3, "max_length": 256},
 }
 VARIANTS = {
     "bilstm-frozen": {"model": "glove-bilstm", "embeddings": "frozen"},
@@ -95,7 +97,8 @@ def build_parser():
 def with_defaults(args, **overrides):
     """The options of one variant: `overrides`, then the family defaults for unset options."""
     options = {**vars(args), **overrides}
-    for key, value in DEFAULTS[options["model"]].items():
+    frozen = options["model"] == "encoder" and options["freeze_encoder"]
+    for key, value in DEFAULTS["encoder-frozen" if frozen else options["model"]].items():
         if options[key] is None:
             options[key] = value
     if options["head_dropout"] is None:
@@ -219,7 +222,7 @@ def run_variant(args, data, run):
 
 def variant_label(args):
     if args.model == "glove-bilstm":
-        return f"GloVe BiLSTM, {args.embeddings} embeddings, {args.max_length} tokens"
+        return f"GloVe BiLSTM, {args.embeddings} embeddings, {args.keep} {args.max_length} tokens"
     frozen = ", frozen encoder" if args.freeze_encoder else ""
     return f"{args.encoder}, {args.head} head{frozen}, {args.max_length} tokens"
 

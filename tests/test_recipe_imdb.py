@@ -33,6 +33,7 @@ def test_model_families_and_their_defaults():
     encoder = imdb.with_defaults(parse(["--model", "encoder", "--head", "custom"]))
     assert (encoder.encoder, encoder.max_length, encoder.head_dropout) == ("minilm-l6", 256, 0.2)
     assert imdb.with_defaults(parse(["--model", "encoder"])).head_dropout == 0.1
+    assert imdb.with_defaults(parse(["--model", "encoder", "--freeze-encoder"])).learning_rate == 1e-3  # head only
     explicit = imdb.with_defaults(parse(["--max-length", "64", "--epochs", "3", "--fast"]), **imdb.VARIANTS["bilstm-tuned"])
     assert (explicit.max_length, explicit.epochs, explicit.embeddings) == (64, 1, "tuned")  # --fast: one epoch
     with pytest.raises(SystemExit):
