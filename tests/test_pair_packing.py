@@ -89,3 +89,22 @@ def test_only_first_that_cannot_fit_is_a_clear_error(keras_tokenizer):
 def test_unknown_strategy_is_rejected():
     with pytest.raises(ValueError, match="longest_first"):
         PairPacker(sequence_length=8, start_value=2, end_value=3, truncate="longest")
+
+
+def test_pair_classifier_trains_and_predicts_in_order(trainable_bert_dir):
+    import keras
+
+    from tfnlp.data.pipeline import text_dataset
+    from tfnlp.models.classifier import EncoderClassifier
+    from tfnlp.models.regressor import predict_texts
+
+    keras.utils.set_random_seed(0)
+    first, second = ["i feel happy", "i feel happy", "so sad", "so sad"], ["i feel happy", "so sad", "so sad", "a movie"]
+    same = [1, 0, 1, 0]  # whether the two texts are equal: needs both sides
+    classifier = EncoderClassifier.from_preset(trainable_bert_dir, ["different", "same"], sequence_length=16,
+                                               truncate="only_second", dropout=0.0)
+    assert classifier.preprocessor.truncate == "only_second"
+    classifier.compile(optimizer=keras.optimizers.Adam(1e-2))
+    classifier.fit(text_dataset((first, second), same, batch_size=4), epochs=25, verbose=0)
+    logits = predict_texts(classifier, first, second, batch_size=3)
+    assert logits.shape == (4, 2) and logits.argmax(axis=1).tolist() == same

@@ -105,9 +105,11 @@ def check_scores(values, score_range=None, source=None, first_line=None):
         bad |= (scores < low) | (scores > high)
     if bad.any():
         row = int(np.argmax(bad))
+        value = values.iloc[row]
+        value = value.item() if isinstance(value, np.generic) else value
         wanted = f"a number from {score_range[0]} to {score_range[1]}" if score_range else "a number"
         raise DataError(
-            f"the score {values.iloc[row]!r} at row {row + 1} is not {wanted} ({int(bad.sum())} such rows)",
+            f"the score {value!r} at row {row + 1} is not {wanted} ({int(bad.sum())} such rows)",
             source,
             None if first_line is None else first_line + row,
             hint=f"write {wanted} for every scored row, or pass the data's own score range",

@@ -134,7 +134,9 @@ def predict_texts(model, texts, text_pairs=None, batch_size=64):
     pairs = None if text_pairs is None else list(text_pairs)
     if pairs is not None and len(pairs) != len(texts):
         raise DataError(f"{len(texts)} texts but {len(pairs)} text pairs")
-    forward = tf.function(lambda x: model(model.preprocessor(x=x), training=False), reduce_retracing=True)
+    forward = tf.function(
+        lambda x: model(model.preprocessor(x=x), training=False), reduce_retracing=True, autograph=False
+    )
     outputs = []
     for start in range(0, len(texts), batch_size):
         first = tf.constant(texts[start : start + batch_size])

@@ -308,7 +308,9 @@ class TokenClassificationPipeline:
     def __init__(self, model):
         self.model = model
         self.label_names = list(model.label_names)
-        self._forward = tf.function(lambda words: self.model.word_probabilities(words)[0], reduce_retracing=True)
+        self._forward = tf.function(
+            lambda words: self.model.word_probabilities(words)[0], reduce_retracing=True, autograph=False
+        )
 
     def word_probabilities(self, sentences, batch_size=64):
         """Per sentence (in input order), an array `(num_words, num_tags)` of tag probabilities."""
