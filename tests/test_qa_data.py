@@ -12,7 +12,7 @@ from tfnlp.data.qa import (
     check_answers,
     decode_answers,
     qa_features,
-    read_qa_file,
+    load_qa_data,
     read_qa_table,
     split_by_article,
 )
@@ -253,14 +253,17 @@ def test_squad_json_with_a_bad_answer_start_fails_when_read(tmp_path):
     path = tmp_path / "bad.json"
     path.write_text(json.dumps(data))
     with pytest.raises(DataError, match="bad.json.*answer_start=4"):
-        read_qa_file(path)
+        load_qa_data(path)
+    frame = load_qa_data(path, skip_mismatches=True)
+    assert len(frame) == 0 and frame.attrs["skipped_answers"] == 1
 
 
 def test_read_qa_table_finds_answers_and_reports_bad_rows(tmp_path):
     path = tmp_path / "faq.csv"
     pd.DataFrame({"q": ["Who wrote it?", "When?"], "passage": ["Ann wrote it in 1990.", "No date here."],
                   "a": ["Ann", ""]}).to_csv(path, index=False)
-    frame = read_qa_table(path, question="q", context="passage", answer="a")
+    frame = load_qa_data(path, question="q", context="passage", answer="a")
+    assert frame.attrs["skipped_answers"] == 0
     assert frame["answers"].tolist() == [{"text": ["Ann"], "answer_start": [0]}, {"text": [], "answer_start": []}]
     with pytest.raises(DataError, match="missing column"):
         read_qa_table(path)

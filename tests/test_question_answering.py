@@ -8,7 +8,7 @@ import tensorflow as tf
 from tfnlp.data.qa import MODEL_INPUTS
 from tfnlp.errors import DataError
 from tfnlp.export.onnx import export_onnx
-from tfnlp.export.qa_saved_model import export_qa_saved_model
+from tfnlp.export.saved_model import export_saved_model
 from tfnlp.export.saving import save_model
 from tfnlp.models.question_answering import QuestionAnswerer
 from tfnlp.serving.qa_pipeline import OnnxQuestionAnswerer, QuestionAnsweringPipeline
@@ -91,7 +91,7 @@ def test_padding_never_wins_and_logits_ignore_padding(trained):
 
 def test_saved_model_token_id_signature_matches_keras(trained, tmp_path):
     model, features, _ = trained
-    path = export_qa_saved_model(model, tmp_path / "saved_model")
+    path = export_saved_model(model, tmp_path / "saved_model")
     served = tf.saved_model.load(str(path))
     (indices, inputs), *_ = features.batches(batch_size=4)
     outputs = served.signatures["serving_default"](**{name: tf.constant(inputs[name]) for name in MODEL_INPUTS})

@@ -26,6 +26,7 @@ import tensorflow as tf
 
 from tfnlp.data.pipeline import length_boundaries
 from tfnlp.data.readers import read_jsonl, read_squad, read_table, select_columns, validate_texts
+from tfnlp.data.registry import load_dataset
 from tfnlp.errors import ConfigError, DataError
 
 NO_ANSWER = {"text": [], "answer_start": []}
@@ -86,7 +87,8 @@ def _answer_mismatch(context, answers):
     return None
 
 
-def read_qa_table(path, question="question", context="context", answer="answer", answer_start=None, sep=None):
+def read_qa_table(path, question="question", context="context", answer="answer", answer_start=None, sep=None,
+                  skip_mismatches=False):
     """Read a CSV/TSV (or JSONL) file of question/context/answer columns into `read_squad`'s layout.
 
     Args:
@@ -96,9 +98,11 @@ def read_qa_table(path, question="question", context="context", answer="answer",
         answer_start: the column with each answer's 0-based character index in
             the context; `None` takes the answer's first occurrence.
         sep: the separator, when the file's suffix does not tell it.
+        skip_mismatches: as in `check_answers`.
 
     Returns:
-        A DataFrame with `id`, `title`, `context`, `question`, `answers`.
+        A DataFrame with `id`, `title`, `context`, `question`, `answers`;
+        `frame.attrs["skipped_answers"]` counts the questions skipped.
 
     Example:
     >>> frame = read_qa_table("faq.csv", question="q", context="passage", answer="a")  # doctest: +SKIP
@@ -120,7 +124,13 @@ def read_qa_table(path, question="question", context="context", answer="answer",
         answers = {"text": [text], "answer_start": [start]} if text else dict(NO_ANSWER)
         rows.append({"id": str(row), "title": "", "context": record["context"],
                      "question": record["question"], "answers": answers})
-    return check_answers(pd.DataFrame(rows), path)[0]
+    return _checked(pd.DataFrame(rows), path, skip_mismatches)
+
+
+def _checked(frame, path, skip_mismatches):
+    frame, skipped = check_answers(frame, path, skip_mismatches)
+    frame.attrs["skipped_answers"] = skipped
+    return frame
 
 
 def _answer_start(record, text, path, line):
@@ -140,16 +150,34 @@ def _answer_start(record, text, path, line):
     return start
 
 
-def read_qa_file(path, **columns):
-    """Read SQuAD-format JSON (`.json`) or a question/context/answer table (`read_qa_table`).
+def load_qa_data(source="squad", data_dir=None, skip_mismatches=False, **columns):
+    """Questions with checked answers from a named data set, a SQuAD-format JSON file or a table.
+
+    Args:
+        source: a registry name (`"squad"`: its splits, concatenated), a
+            SQuAD-format `.json` (v1.1 or v2.0), or a `.csv`/`.tsv`/`.jsonl`
+            for `read_qa_table`.
+        data_dir: where the named data sets are (see `load_dataset`).
+        skip_mismatches: drop and count answers that do not match their
+            context instead of raising (see `check_answers`).
+        **columns: `read_qa_table`'s column options, for tables.
+
+    Returns:
+        A DataFrame in `read_squad`'s layout; `frame.attrs["skipped_answers"]`
+        counts the questions skipped.
 
     Example:
-    >>> read_qa_file("my_squad.json")  # doctest: +SKIP
+    >>> load_qa_data("squad").attrs["skipped_answers"]  # doctest: +SKIP
+    0
+    >>> load_qa_data("faq.csv", question="q", context="passage", answer="a")  # doctest: +SKIP
     """
-    path = Path(path)
-    if path.suffix == ".json" or path.name.endswith(".json.gz"):
-        return check_answers(read_squad(path), path)[0]
-    return read_qa_table(path, **columns)
+    path = Path(source)
+    if path.name.removesuffix(".gz").endswith(".json"):
+        return _checked(read_squad(path), path, skip_mismatches)
+    if path.suffix:
+        return read_qa_table(path, skip_mismatches=skip_mismatches, **columns)
+    data = load_dataset(source, data_dir=data_dir)
+    return _checked(pd.concat(list(data.values()), ignore_index=True), source, skip_mismatches)
 
 
 def split_by_article(frame, num_train=38, num_eval=10):

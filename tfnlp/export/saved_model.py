@@ -26,7 +26,8 @@ def export_saved_model(classifier, path):
     """Write `classifier` (an `EncoderClassifier` with a preprocessor) as a SavedModel.
 
     A model with a `serving_endpoints()` method (name -> `(function,
-    input_signature)`) is exported with those endpoints instead.
+    input_signature)`) is exported with those endpoints instead; only
+    endpoints that take strings need a preprocessor.
     The directory is written under a temporary name and renamed at the end, so an
     existing export at `path` survives a failed one.
 
@@ -37,15 +38,16 @@ def export_saved_model(classifier, path):
     >>> served = tf.saved_model.load("saved_models/emotion/saved_model")  # doctest: +SKIP
     >>> served.signatures["serving_default"](text=tf.constant(["i feel great"]))  # doctest: +SKIP
     """
-    if classifier.preprocessor is None:
-        raise ValueError(
-            "The classifier has no preprocessor, so a raw-string signature cannot be "
-            "built: attach one (e.g. `classifier.preprocessor = load_preprocessor(preset)`)."
-        )
     if hasattr(classifier, "serving_endpoints"):
         endpoints = classifier.serving_endpoints()
     else:
         endpoints = _classifier_endpoints(classifier)
+    takes_text = any(spec.dtype == tf.string for _, signature in endpoints.values() for spec in signature)
+    if takes_text and classifier.preprocessor is None:
+        raise ValueError(
+            "The classifier has no preprocessor, so a raw-string signature cannot be "
+            "built: attach one (e.g. `classifier.preprocessor = load_preprocessor(preset)`)."
+        )
     with without_optimizer(classifier):  # serving needs no optimizer state
         archive = keras.export.ExportArchive()
         archive.track(classifier)

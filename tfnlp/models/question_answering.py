@@ -89,6 +89,7 @@ class QuestionAnswerer(keras_hub.models.Task):
         self.dropout = dropout
         self._fast_tokenizer = None
         self._forward = None
+        _freeze_unused_pooler(backbone)
 
     @classmethod
     def from_preset(cls, preset="minilm-l6", max_length=384, stride=128, **kwargs):
@@ -147,6 +148,32 @@ class QuestionAnswerer(keras_hub.models.Task):
                 starts[window], ends[window] = start[row, :size], end[row, :size]
         return starts, ends
 
+    def serving_endpoints(self):
+        """SavedModel endpoints: name -> (function, input signature); see `export_saved_model`.
+
+        `serving_default` and `token_ids` (the same function): `token_ids,
+        padding_mask, segment_ids` (int32 `[batch, seq]`) -> `start_logits`,
+        `end_logits`; `window_config()` -> `max_length`, `stride`. There is no
+        raw-string signature: one context can give several windows, and the
+        answer's character offsets come from the offset mapping of the fast
+        tokenizer, which the in-graph tokenizer does not give; clients window
+        with `qa_features` and decode with `decode_answers`.
+        """
+
+        def span_logits(token_ids, padding_mask, segment_ids):
+            inputs = {"token_ids": token_ids, "padding_mask": padding_mask, "segment_ids": segment_ids}
+            outputs = self(inputs, training=False)
+            return {"start_logits": outputs["start_logits"], "end_logits": outputs["end_logits"]}
+
+        token_ids = (span_logits, [tf.TensorSpec([None, None], tf.int32, name=name) for name in MODEL_INPUTS])
+        window = {"max_length": tf.constant(self.max_length), "stride": tf.constant(self.stride)}
+        return {"serving_default": token_ids, "token_ids": token_ids, "window_config": (lambda: window, [])}
+
+    def get_compile_config(self):
+        # `compile()` runs with the defaults on construction, so a reloaded
+        # model is ready; `fit` compiles again with its own optimizer.
+        return None
+
     def get_config(self):
         config = super().get_config()
         config.update(
@@ -163,3 +190,10 @@ class QuestionAnswerer(keras_hub.models.Task):
             config["tokenizer"] = keras.layers.deserialize(config["tokenizer"])
         return super().from_config(config)
 
+
+def _freeze_unused_pooler(backbone):
+    """Spans use the token states, not the pooled `[CLS]` output: its layer gets no gradient."""
+    try:
+        backbone.get_layer("pooled_dense").trainable = False
+    except ValueError:  # a backbone without a pooler
+        pass
