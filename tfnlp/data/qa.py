@@ -29,7 +29,6 @@ from tfnlp.data.readers import read_jsonl, read_squad, read_table, select_column
 from tfnlp.data.registry import load_dataset
 from tfnlp.errors import ConfigError, DataError
 
-NO_ANSWER = {"text": [], "answer_start": []}
 MODEL_INPUTS = ("token_ids", "padding_mask", "segment_ids")
 _SPECIAL_TOKENS_IN_PAIR = 3  # [CLS] question [SEP] context [SEP]
 
@@ -121,7 +120,7 @@ def read_qa_table(path, question="question", context="context", answer="answer",
     for row, record in enumerate(frame.to_dict("records")):
         text = "" if pd.isna(record["answer"]) else str(record["answer"])
         start = _answer_start(record, text, path, None if first_line is None else first_line + row)
-        answers = {"text": [text], "answer_start": [start]} if text else dict(NO_ANSWER)
+        answers = {"text": [text] if text else [], "answer_start": [start] if text else []}
         rows.append({"id": str(row), "title": "", "context": record["context"],
                      "question": record["question"], "answers": answers})
     return _checked(pd.DataFrame(rows), path, skip_mismatches)
@@ -195,7 +194,7 @@ def split_by_article(frame, num_train=38, num_eval=10):
     if num_train < 1 or num_eval < 1 or num_train + num_eval > len(titles):
         raise ConfigError(
             f"Cannot split {len(titles)} articles into {num_train} to train and {num_eval} to evaluate: "
-            f"pick numbers >= 1 that add up to at most {len(titles)}."
+            f"pick numbers >= 1 that add up to at most {len(titles)}, or evaluate on a separate file."
         )
     parts = {"train": titles[:num_train], "evaluate": titles[num_train : num_train + num_eval]}
     frames = [frame[frame["title"].isin(part)].reset_index(drop=True) for part in parts.values()]
