@@ -10,11 +10,11 @@ from .test_distiller import dataset, preprocessor, tiny_teacher  # noqa: F401  (
 
 
 def test_two_trial_search_then_retrain(preprocessor, tmp_path):  # noqa: F811
-    teacher = tiny_teacher(preprocessor, seed=1, num_layers=2)
+    teacher = tiny_teacher(preprocessor, seed=1, num_layers=1)
     built = []
 
     def build_student():
-        built.append(student_classifier(teacher, layers=(1,)))
+        built.append(student_classifier(teacher, layers=(0,)))
         return built[-1]
 
     student, best, history = search_and_distill(

@@ -167,11 +167,12 @@ def same_preprocessing(first, second):
 
 
 def _preprocessing_signature(preprocessor):
-    config = {key: value for key, value in preprocessor.get_config().items() if key not in ("name", "tokenizer", "trainable")}
+    ignored = ("name", "trainable", "tokenizer", "vocabulary")  # names and freezing do not change the ids
+    config = {key: value for key, value in preprocessor.get_config().items() if key not in ignored}
     tokenizer = getattr(preprocessor, "tokenizer", None)
     if tokenizer is None:
         return config, None, None
-    tokenizer_config = {key: value for key, value in tokenizer.get_config().items() if key not in ("name", "vocabulary", "trainable")}
+    tokenizer_config = {key: value for key, value in tokenizer.get_config().items() if key not in ignored}
     return config, tokenizer_config, list(tokenizer.get_vocabulary())
 
 

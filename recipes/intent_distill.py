@@ -1,0 +1,206 @@
+"""Make an intent classifier efficient on CLINC150 (the chapter on efficient transformers in production).
+
+Steps: fine-tune the teacher (MiniLM-L6, 151 labels incl. `oos`); measure it through the
+Keras pipeline and through transformers' PyTorch pipeline on the same weights; fine-tune a
+3-layer student made from teacher layers alone (alpha = 1); search alpha, temperature and
+epochs for distillation with keras-tuner and retrain the best; export the distilled student
+(.keras, SavedModel, ONNX fp32, ONNX int8 per-channel); prune it to 50/70/90% sparsity.
+Every variant gets size (MB), one-query latency and test accuracy, in one table and one plot.
+"""
+
+import gc
+import sys
+
+import keras
+
+from tfnlp.benchmark.performance import PerformanceBenchmark, plot_metrics, results_table
+from tfnlp.cli import parse_args, recipe_parser
+from tfnlp.data import load_dataset
+from tfnlp.data.pipeline import text_dataset
+from tfnlp.export.hf_bert import export_hf_bert, max_logit_difference
+from tfnlp.export.onnx import export_onnx, quantize_dynamic_int8
+from tfnlp.export.saved_model import export_saved_model
+from tfnlp.export.saving import save_model
+from tfnlp.models.classifier import EncoderClassifier
+from tfnlp.models.students import count_parameters, student_classifier
+from tfnlp.presets import resolve_preset
+from tfnlp.runs import RunDir
+from tfnlp.serving.onnx_pipeline import OnnxTextClassificationPipeline
+from tfnlp.serving.pipelines import SavedModelPipeline, TextClassificationPipeline
+from tfnlp.serving.transformers_pipeline import TorchTextClassificationPipeline
+from tfnlp.training import Distiller, count_batches, fit
+from tfnlp.training.pruning import MagnitudePruning, kernel_values, weight_histogram
+from tfnlp.training.tuning import distill, search_and_distill
+
+FAST_SIZES = {"train": 2000, "validation": 300, "test": 300}
+ACCURACY = "val_sparse_categorical_accuracy"
+INT8 = "distilled + ORT int8"
+
+
+def build_parser():
+    parser = recipe_parser(__doc__, epochs=5, batch_size=32, max_length=64, learning_rate=1e-4)
+    add = parser.add_argument
+    add("--teacher", help="a fine-tuned teacher .keras file (e.g. an earlier run's teacher.keras): skip its training.")
+    add("--student-layers", default="0,2,4", help="teacher layers the student keeps, comma-separated.")
+    add("--student-epochs", type=int, default=5, help="epochs of the student fine-tuned alone; most epochs searched.")
+    add("--trials", type=int, default=8, help="keras-tuner trials over alpha, temperature and epochs.")
+    add("--alpha", type=float, help="with --temperature: distil with these values (and --student-epochs), no search.")
+    add("--temperature", type=float, help="see --alpha.")
+    add("--sparsities", default="0.5,0.7,0.9", help="pruning targets, comma-separated fractions.")
+    add("--pruning-epochs", type=int, default=2, help="epochs of distillation while pruning, per target.")
+    add("--query", default="What is the pin number for my account?", help="the query whose latency is measured.")
+    return parser
+
+
+def load_data(args):
+    data = load_dataset("clinc150", data_dir=args.data_dir)
+    label_names = list(data.info.label_names)
+    if args.fast:
+        data = {split: frame.sample(min(len(frame), FAST_SIZES[split]), random_state=args.seed)
+                for split, frame in data.items()}
+    return data, label_names
+
+
+def fast_settings(args):
+    if args.fast:
+        args.epochs, args.student_epochs, args.trials, args.pruning_epochs = 1, 1, 2, 1
+
+
+def train_teacher(args, label_names, train, validation, run):
+    if args.teacher:
+        return keras.saving.load_model(args.teacher)
+    teacher = EncoderClassifier.from_preset(args.model, label_names, sequence_length=args.max_length)
+    fit(teacher, train, validation, epochs=args.epochs, learning_rate=args.learning_rate,
+        run_dir=run.file("teacher"), monitor=ACCURACY, mode="max")
+    return teacher
+
+
+def prune(build_student, student, teacher, best, sparsity, train, validation, args):
+    """A copy of the distilled student, distilled again while pruned to `sparsity`."""
+    pruned = build_student()
+    pruned.set_weights(student.get_weights())
+    steps = args.pruning_epochs * count_batches(train)
+    pruning = MagnitudePruning(pruned, sparsity, end_step=max(1, int(0.75 * steps)), frequency=max(1, steps // 50))
+    fit(Distiller(pruned, teacher, alpha=best["alpha"], temperature=best["temperature"]), train, validation,
+        epochs=args.pruning_epochs, learning_rate=args.learning_rate, callbacks=[pruning])
+    return pruned, pruning.sparsity()
+
+
+def distill_student(build_student, teacher, train, validation, args, run):
+    """The searched (or, with --alpha and --temperature, the given) distillation; `(student, best, history)`."""
+    options = {"learning_rate": args.learning_rate, "run_dir": run.file("distilled"), "monitor": ACCURACY,
+               "mode": "max"}
+    if args.alpha is not None and args.temperature is not None:
+        best = {"alpha": args.alpha, "temperature": args.temperature, "epochs": args.student_epochs, "trials": []}
+        student, history = distill(build_student, teacher, train, validation, alpha=args.alpha,
+                                   temperature=args.temperature, epochs=args.student_epochs, **options)
+        return student, best, history
+    return search_and_distill(build_student, teacher, train, validation, run.path / "tuning",
+                              max_trials=args.trials, epochs=(1, args.student_epochs), seed=args.seed, **options)
+
+
+def check_targets(results):
+    """The issue's targets, measured side by side in this run."""
+    teacher, torch_teacher = results["teacher (Keras)"], results["teacher (transformers PyTorch)"]
+    int8, alone, distilled = results[INT8], results["student alone (alpha=1)"], results["distilled (Keras)"]
+    latency = {name: metrics["latency_ms"]["mean"] for name, metrics in results.items()}
+    checks = {
+        "int8 latency <= teacher Keras / 5": latency[INT8] <= latency["teacher (Keras)"] / 5,
+        "int8 size <= teacher / 4": int8["size_mb"] <= teacher["size_mb"] / 4,
+        "int8 >= 4x faster than PyTorch pipeline": latency["teacher (transformers PyTorch)"] >= 4 * latency[INT8],
+        "int8 accuracy >= teacher - 0.5 points": int8["accuracy"] >= teacher["accuracy"] - 0.005,
+        "distilled accuracy >= student alone": distilled["accuracy"] >= alone["accuracy"],
+    }
+    ratios = {
+        "latency teacher Keras / int8": latency["teacher (Keras)"] / latency[INT8],
+        "latency PyTorch / int8": latency["teacher (transformers PyTorch)"] / latency[INT8],
+        "size teacher / int8": teacher["size_mb"] / int8["size_mb"],
+        "accuracy int8 - teacher": int8["accuracy"] - teacher["accuracy"],
+        "accuracy PyTorch teacher - Keras teacher": torch_teacher["accuracy"] - teacher["accuracy"],
+    }
+    return {"met": checks, "ratios": ratios}
+
+
+def main(argv=None):
+    args = parse_args(build_parser(), argv)
+    fast_settings(args)
+    keras.utils.set_random_seed(args.seed)
+    data, label_names = load_data(args)  # bad data fails here, before any folder is made
+    layers = [int(i) for i in args.student_layers.split(",")]
+    sparsities = [float(s) for s in args.sparsities.split(",")]
+    run = RunDir(args.output_dir, "intent_distill", args.name, args.resume)
+    run.save_config(args)
+    print(f"Run folder: {run.path}")
+    print({split: len(frame) for split, frame in data.items()})
+    train = text_dataset(data["train"]["text"], data["train"]["label"], args.batch_size, shuffle=True, seed=args.seed)
+    validation = text_dataset(data["validation"]["text"], data["validation"]["label"], args.batch_size)
+    results = {}
+
+    def measure(make_pipeline, name):
+        benchmark = PerformanceBenchmark(make_pipeline(), data["test"], name, label_names=label_names,
+                                         query=args.query)
+        results.update(benchmark.run(run.file("benchmark.json")))
+        del benchmark
+        gc.collect()  # one run holds many models: free each pipeline (and its traced graph) once measured
+        metrics = results[name]
+        print(f"{name}: {metrics['size_mb']:.1f} MB, {metrics['latency_ms']['mean']:.2f} "
+              f"+/- {metrics['latency_ms']['std']:.2f} ms, accuracy {metrics['accuracy']:.4f}")
+
+    teacher = train_teacher(args, label_names, train, validation, run)
+    save_model(teacher, run.path / "teacher.keras")
+    measure(lambda: TextClassificationPipeline(teacher), "teacher (Keras)")
+    hf_dir = export_hf_bert(teacher, run.path / "transformers")
+    run.save_metrics({"transformers_max_logit_difference": max_logit_difference(
+        teacher, hf_dir, data["test"]["text"].tolist()[:64])})
+    measure(lambda: TorchTextClassificationPipeline(hf_dir), "teacher (transformers PyTorch)")
+
+    def build_student():
+        return student_classifier(teacher, layers)
+
+    alone = build_student()
+    run.save_metrics({"parameters": {"teacher": count_parameters(teacher), "student": count_parameters(alone)}})
+    fit(alone, train, validation, epochs=args.student_epochs, learning_rate=args.learning_rate,
+        run_dir=run.file("student_alone"), monitor=ACCURACY, mode="max")
+    measure(lambda: TextClassificationPipeline(alone), "student alone (alpha=1)")
+    del alone
+
+    student, best, history = distill_student(build_student, teacher, train, validation, args, run)
+    run.save_metrics({"search": best, "distilled_history": {k: [float(v) for v in vs]
+                                                            for k, vs in history.history.items()}})
+    print("Best distillation values:", {key: best[key] for key in ("alpha", "temperature", "epochs")})
+    save_model(student, run.path / "model.keras")
+    measure(lambda: TextClassificationPipeline(student), "distilled (Keras)")
+    tokenizer_dir = resolve_preset(args.model)
+
+    def onnx_pipeline(path):
+        return lambda: OnnxTextClassificationPipeline(path, tokenizer_dir, max_length=args.max_length)
+
+    onnx_path = export_onnx(student, run.path / "onnx" / "model.onnx")
+    measure(onnx_pipeline(onnx_path), "distilled + ORT fp32")
+    measure(onnx_pipeline(quantize_dynamic_int8(onnx_path, per_channel=True)), INT8)
+    export_saved_model(student, run.path / "saved_model")
+    measure(lambda: SavedModelPipeline(run.path / "saved_model"), "distilled (SavedModel)")
+
+    dense_values = kernel_values(student)
+    for sparsity in sparsities:
+        pruned, reached = prune(build_student, student, teacher, best, sparsity, train, validation, args)
+        percent = round(100 * sparsity)
+        weight_histogram(dense_values, kernel_values(pruned), reached, run.file(f"plots/weights_pruned_{percent}.png"))
+        path = quantize_dynamic_int8(export_onnx(pruned, run.path / "onnx" / f"pruned_{percent}.onnx"))
+        measure(onnx_pipeline(path), f"distilled + pruned {percent}% + ORT int8")
+        run.save_metrics({f"pruned_{percent}": {"sparsity_reached": reached}})
+        del pruned
+
+    table = results_table(results)
+    run.file("benchmark.md").write_text(table + "\n")
+    plot_metrics(results, INT8, run.file("plots/accuracy_vs_latency.png"))
+    targets = check_targets(results)
+    run.save_metrics({"benchmark": results, "targets": targets})
+    print("\n" + table)
+    print("\nTargets:", targets)
+    print(f"Saved benchmark.md, benchmark.json, plots/, model.keras, saved_model/, onnx/ in {run.path}")
+    return run
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,46 @@
+"""`python -m recipes.intent_distill --fast` end to end on the real CLINC150 data (slow: ~10 min on 2 cores)."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tfnlp.data import resolve_data_dir
+
+pytestmark = [
+    pytest.mark.skipif(resolve_data_dir() is None, reason="../shared/data is not beside the repository"),
+]
+
+VARIANTS = ["teacher (Keras)", "teacher (transformers PyTorch)", "student alone (alpha=1)", "distilled (Keras)",
+            "distilled (SavedModel)", "distilled + ORT fp32", "distilled + ORT int8",
+            "distilled + pruned 50% + ORT int8", "distilled + pruned 90% + ORT int8"]
+
+
+def test_help_lists_the_recipe_options():
+    completed = subprocess.run([sys.executable, "-m", "recipes.intent_distill", "--help"],
+                               capture_output=True, text=True, check=True)
+    for option in ("--teacher", "--student-layers", "--trials", "--sparsities", "--fast"):
+        assert option in completed.stdout
+
+
+@pytest.mark.slow
+def test_fast_run_benchmarks_every_variant(tmp_path):
+    from recipes import intent_distill
+
+    run = intent_distill.main(["--fast", "--output-dir", str(tmp_path), "--name", "smoke",
+                               "--sparsities", "0.5,0.9"]).path
+    results = json.loads((run / "benchmark.json").read_text())
+    assert set(VARIANTS) == set(results)
+    for metrics in results.values():
+        assert metrics["size_mb"] > 0 and 0 <= metrics["accuracy"] <= 1
+        assert metrics["latency_ms"]["p95"] >= metrics["latency_ms"]["median"] > 0
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["transformers_max_logit_difference"] < 1e-3
+    assert results["distilled + ORT int8"]["size_mb"] < results["teacher (Keras)"]["size_mb"] / 4
+    assert metrics["pruned_90"]["sparsity_reached"] >= 0.89
+    assert 0 <= metrics["search"]["alpha"] <= 1 and len(metrics["search"]["trials"]) == 2
+    for name in ("model.keras", "teacher.keras", "saved_model/saved_model.pb", "onnx/model.onnx",
+                 "onnx/model.int8.onnx", "benchmark.md", "plots/accuracy_vs_latency.png",
+                 "plots/weights_pruned_90.png", "transformers/model.safetensors"):
+        assert (run / name).is_file(), name
