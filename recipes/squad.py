@@ -16,13 +16,14 @@ from pathlib import Path
 
 import keras
 
+from tfnlp import plots
 from tfnlp.cli import parse_args, recipe_parser
 from tfnlp.data.qa import load_qa_data, split_by_article
 from tfnlp.errors import ConfigError
 from tfnlp.export.onnx import export_onnx, quantize_dynamic_int8
 from tfnlp.export.saved_model import export_saved_model
 from tfnlp.export.saving import save_model
-from tfnlp.metrics.squad import squad_scores
+from tfnlp.metrics.squad import question_type, squad_scores, squad_scores_by_group
 from tfnlp.models.question_answering import QuestionAnswerer
 from tfnlp.presets import resolve_preset
 from tfnlp.runs import RunDir, write_json
@@ -97,6 +98,8 @@ def evaluate(reader, frame, args):
     predictions = pipeline.predict(frame["question"].tolist(), frame["context"].tolist())
     scores = squad_scores(predictions, frame["answers"])
     scores["seconds"] = round(time.perf_counter() - start, 1)
+    types = [question_type(question) for question in frame["question"]]
+    scores["by_question_type"] = squad_scores_by_group(predictions, frame["answers"], types)
     return scores, dict(zip(frame["id"], predictions))
 
 
@@ -171,6 +174,8 @@ def main(argv=None):
     scores, predictions = evaluate(reader, eval_frame, args)
     write_json(run.path / "predictions.json", predictions)
     run.save_metrics({"evaluate": scores})
+    plots.scores_by_group(scores["by_question_type"], run.file("plots/scores_by_question_type.png"),
+                          title="Held-out EM and F1 by question type (questions)")
     print(f"Held-out articles: EM {scores['exact_match']:.3f}  F1 {scores['f1']:.3f}  ({scores['count']} questions)")
     if args.question:
         run.save_metrics({"answer": {"question": args.question, **answer(reader, args)}})

@@ -18,7 +18,7 @@ from tfnlp.data.qa import (
 )
 from tfnlp.data.readers import read_squad
 from tfnlp.errors import ConfigError, DataError
-from tfnlp.metrics.squad import exact_match, f1, normalize_answer, squad_scores
+from tfnlp.metrics.squad import exact_match, f1, normalize_answer, question_type, squad_scores, squad_scores_by_group
 from tfnlp.serving.fast_tokenizer import load_fast_tokenizer
 
 SQUAD_DEV = Path(__file__).resolve().parents[2] / "shared" / "data" / "squad_v1.1" / "dev-v1.1.json"
@@ -230,6 +230,13 @@ def test_exact_match_and_f1_hand_cases():
     assert scores["f1"] == pytest.approx((1 + 0.8 + 1 + 2 * (2 / 5) / (2 / 5 + 1)) / 4)
     with pytest.raises(DataError, match="one prediction per example"):
         squad_scores(["a"], [])
+
+
+def test_scores_by_question_type():
+    assert [question_type(q) for q in ("Who won?", "In which year?", "Name the team.")] == ["who", "which", "other"]
+    by_type = squad_scores_by_group(["Ann", "1990", "x"], [["Ann"], ["1991"], ["y"]], ["who", "when", "who"])
+    assert by_type["who"] == {"exact_match": 0.5, "f1": 0.5, "count": 2}
+    assert by_type["when"]["f1"] == 0.0
 
 
 # --- Reading and bad input ---

@@ -28,12 +28,13 @@ def csv_run(trainable_bert_dir, tmp_path_factory):
 
 def test_csv_run_writes_the_run_folder(csv_run):
     for name in ("config.json", "metrics.json", "split.json", "predictions.json", "model.keras",
-                 "saved_model/saved_model.pb"):
+                 "saved_model/saved_model.pb", "plots/scores_by_question_type.png"):
         assert (csv_run / name).is_file(), name
     assert not (csv_run / "onnx").exists()  # --no-onnx (the ONNX export is tested in test_question_answering)
     metrics = json.loads((csv_run / "metrics.json").read_text())
     assert metrics["questions"] == {"train": 12, "evaluate": 4}
     assert 0 <= metrics["evaluate"]["exact_match"] <= metrics["evaluate"]["f1"] <= 1
+    assert sum(group["count"] for group in metrics["evaluate"]["by_question_type"].values()) == 4
     assert metrics["answer"]["answer"] == CONTEXT[metrics["answer"]["start"] : metrics["answer"]["end"]]
     assert json.loads((csv_run / "split.json").read_text())["evaluate"].endswith("eval.csv")
 

@@ -92,3 +92,18 @@ def entity_f1_by_type(per_type, path, title="Entity F1 by type"):
     axis.set_ylabel("F1")
     axis.set_title(title)
     return save_figure(figure, path)
+
+
+def scores_by_group(scores, path, title="Exact match and F1 by question type"):
+    """Grouped bars of `exact_match` and `f1` per group (as `squad_scores_by_group` gives), counts on the axis."""
+    groups = list(scores)
+    positions = np.arange(len(groups))
+    figure, axis = plt.subplots(figsize=(1 + 0.8 * len(groups), 4))
+    for shift, metric in ((-0.2, "exact_match"), (0.2, "f1")):
+        axis.bar(positions + shift, [scores[group][metric] for group in groups], width=0.4, label=metric)
+    axis.set_xticks(positions, [f"{group}\n({scores[group]['count']})" for group in groups])
+    axis.set_ylim(0, 1)
+    axis.set_ylabel("score")
+    axis.set_title(title)
+    axis.legend()
+    return save_figure(figure, path)

@@ -80,3 +80,30 @@ def squad_scores(predictions, gold_answers):
         f1_total += max(f1(prediction, text) for text in texts)
     count = len(predictions)
     return {"exact_match": em_total / count, "f1": f1_total / count, "count": count}
+
+
+QUESTION_WORDS = ("what", "which", "who", "whose", "whom", "when", "where", "why", "how")
+
+
+def question_type(question):
+    """The question's first wh-word ("what", "who", "how"...), or "other".
+
+    Example:
+    >>> question_type("In what year did Tesla die?")
+    'what'
+    """
+    words = re.findall(r"[a-z]+", question.lower())
+    return next((word for word in words if word in QUESTION_WORDS), "other")
+
+
+def squad_scores_by_group(predictions, gold_answers, groups):
+    """`squad_scores` for each group of examples (e.g. `question_type` of each question).
+
+    Example:
+    >>> squad_scores_by_group(["1990", "Ann"], [["1990"], ["Bob"]], ["when", "who"])["who"]["f1"]
+    0.0
+    """
+    rows = collections.defaultdict(list)
+    for prediction, gold, group in zip(predictions, gold_answers, groups, strict=True):
+        rows[group].append((prediction, gold))
+    return {group: squad_scores(*zip(*pairs)) for group, pairs in sorted(rows.items())}
