@@ -72,7 +72,8 @@ def test_keras_file_reloads_with_its_tokenizer_and_windows(trained, tmp_path):
     reloaded = keras.saving.load_model(path)
     assert isinstance(reloaded, QuestionAnswerer) and (reloaded.max_length, reloaded.stride) == (24, 8)
     again = reloaded.features(QUESTIONS, CONTEXTS)
-    assert [ids.tolist() for ids in again.token_ids] == [ids.tolist() for ids in model.features(QUESTIONS, CONTEXTS).token_ids]
+    expected = model.features(QUESTIONS, CONTEXTS)
+    assert [ids.tolist() for ids in again.token_ids] == [ids.tolist() for ids in expected.token_ids]
     for expected, actual in zip(model.predict_logits(features), reloaded.predict_logits(features)):
         np.testing.assert_allclose(np.concatenate(actual), np.concatenate(expected), atol=1e-5)
 

@@ -21,7 +21,8 @@ def csv_run(trainable_bert_dir, tmp_path_factory):
     pd.DataFrame(rows, columns=["q", "passage", "a"]).to_csv(folder / "eval.csv", index=False)
     args = ["--model", str(trainable_bert_dir), "--data", str(folder / "train.csv"),
             "--eval-data", str(folder / "eval.csv"), "--question-column", "q", "--context-column", "passage",
-            "--answer-column", "a", "--no-onnx", "--epochs", "1", "--batch-size", "4", "--max-length", "32", "--stride", "8",
+            "--answer-column", "a", "--no-onnx", "--epochs", "1", "--batch-size", "4",
+            "--max-length", "32", "--stride", "8",
             "--question", "what was it?", "--context", CONTEXT, "--output-dir", str(folder), "--name", "run"]
     return squad.main(args).path
 
