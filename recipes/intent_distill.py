@@ -18,7 +18,7 @@ from tfnlp.cli import parse_args, recipe_parser
 from tfnlp.data import load_dataset
 from tfnlp.data.pipeline import text_dataset
 from tfnlp.export.hf_bert import export_hf_bert, max_logit_difference
-from tfnlp.export.onnx import export_onnx, quantize_dynamic_int8
+from tfnlp.export.isolated import export_onnx_in_subprocess
 from tfnlp.export.saved_model import export_saved_model
 from tfnlp.export.saving import save_model
 from tfnlp.models.classifier import EncoderClassifier
@@ -175,9 +175,9 @@ def main(argv=None):
     def onnx_pipeline(path):
         return lambda: OnnxTextClassificationPipeline(path, tokenizer_dir, max_length=args.max_length)
 
-    onnx_path = export_onnx(student, run.path / "onnx" / "model.onnx")
+    onnx_path, int8_path = export_onnx_in_subprocess(run.path / "model.keras", run.path / "onnx" / "model.onnx")
     measure(onnx_pipeline(onnx_path), "distilled + ORT fp32")
-    measure(onnx_pipeline(quantize_dynamic_int8(onnx_path, per_channel=True)), INT8)
+    measure(onnx_pipeline(int8_path), INT8)  # per-channel scales
     export_saved_model(student, run.path / "saved_model")
     measure(lambda: SavedModelPipeline(run.path / "saved_model"), "distilled (SavedModel)")
 
@@ -186,7 +186,8 @@ def main(argv=None):
         pruned, reached = prune(build_student, student, teacher, best, sparsity, train, validation, args)
         percent = round(100 * sparsity)
         weight_histogram(dense_values, kernel_values(pruned), reached, run.file(f"plots/weights_pruned_{percent}.png"))
-        path = quantize_dynamic_int8(export_onnx(pruned, run.path / "onnx" / f"pruned_{percent}.onnx"))
+        keras_path = save_model(pruned, run.path / f"pruned_{percent}.keras")
+        _, path = export_onnx_in_subprocess(keras_path, run.path / "onnx" / f"pruned_{percent}.onnx")
         measure(onnx_pipeline(path), f"distilled + pruned {percent}% + ORT int8")
         run.save_metrics({f"pruned_{percent}": {"sparsity_reached": reached}})
         del pruned
