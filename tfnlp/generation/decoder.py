@@ -50,6 +50,11 @@ def _supported_architecture(backbone):
     )
 
 
+def _check_output_embedding(backbone):
+    if getattr(backbone.token_embedding, "logit_soft_cap", None) is not None:
+        raise ValueError("Logit soft-capping is not supported by tfnlp's cached decoder; use the model's `generate()`.")
+
+
 class CachedDecoder:
     """Prefill a prompt, then decode one token per call, with a key/value cache.
 
@@ -64,6 +69,7 @@ class CachedDecoder:
     def __init__(self, causal_lm):
         backbone = causal_lm.backbone
         self.architecture = _supported_architecture(backbone)
+        _check_output_embedding(backbone)
         self.backbone = backbone
         self.vocabulary_size = int(backbone.vocabulary_size)
         first = backbone.transformer_layers[0]._self_attention_layer
@@ -149,8 +155,8 @@ class CachedDecoder:
 
     # --- the forward pass ------------------------------------------------------------------
 
-    def forward(self, token_ids, start, keys, values, last_only=True):
-        """Logits for `token_ids` at positions `start...`, writing their keys/values into the cache."""
+    def forward(self, token_ids, start, keys, values):
+        """Next-token logits after `token_ids` at positions `start...`; writes their keys/values into the cache."""
         length = tf.shape(token_ids)[1]
         backbone = self.backbone
         x = tf.gather(_tensor(backbone.token_embedding.embeddings), token_ids)
@@ -164,22 +170,15 @@ class CachedDecoder:
         for layer, key_cache, value_cache in zip(backbone.transformer_layers, keys, values):
             block = self._llama_block if self.architecture == "llama" else self._gpt2_block
             x = block(layer, x, start, mask, rotary, key_cache, value_cache)
-        if last_only:
-            x = x[:, -1:]
-        x = backbone.layer_norm(x)
-        return self._logits(x)[:, -1] if last_only else self._logits(x)
+        return self._logits(backbone.layer_norm(x[:, -1]))
 
     def _logits(self, x):
+        """`(batch, hidden)` -> `(batch, vocabulary)`: the (tied or own) output embedding, without a copy."""
         embedding = self.backbone.token_embedding
-        if getattr(embedding, "logit_soft_cap", None) is not None:
-            raise ValueError("Logit soft-capping is not supported by tfnlp's cached decoder.")
-        batch, length = tf.shape(x)[0], tf.shape(x)[1]
-        flat = tf.reshape(tf.cast(x, "float32"), (-1, x.shape[-1]))
+        x = tf.cast(x, "float32")
         if embedding.tie_weights:
-            logits = tf.matmul(flat, _tensor(embedding.embeddings), transpose_b=True)
-        else:
-            logits = tf.matmul(flat, _tensor(embedding.reverse_embeddings))
-        return tf.reshape(logits, (batch, length, self.vocabulary_size))
+            return tf.matmul(x, _tensor(embedding.embeddings), transpose_b=True)
+        return tf.matmul(x, _tensor(embedding.reverse_embeddings))
 
     def _rotary_tables(self, start, length):
         """cos and sin `(1, length, 1, head_dim)`, as keras-hub's RotaryEmbedding computes them."""
