@@ -91,20 +91,17 @@ def test_unknown_strategy_is_rejected():
         PairPacker(sequence_length=8, start_value=2, end_value=3, truncate="longest")
 
 
-def test_pair_classifier_trains_and_predicts_in_order(trainable_bert_dir):
-    import keras
-
-    from tfnlp.data.pipeline import text_dataset
+def test_pair_classifier_predicts_pairs_in_input_order(tiny_bert_dir):
     from tfnlp.models.classifier import EncoderClassifier
     from tfnlp.models.regressor import predict_texts
 
-    keras.utils.set_random_seed(0)
-    first, second = ["i feel happy", "i feel happy", "so sad", "so sad"], ["i feel happy", "so sad", "so sad", "a movie"]
-    same = [1, 0, 1, 0]  # whether the two texts are equal: needs both sides
-    classifier = EncoderClassifier.from_preset(trainable_bert_dir, ["different", "same"], sequence_length=16,
-                                               truncate="only_second", dropout=0.0)
+    classifier = EncoderClassifier.from_preset(tiny_bert_dir, ["different", "same"], sequence_length=16,
+                                               truncate="only_second")
     assert classifier.preprocessor.truncate == "only_second"
-    classifier.compile(optimizer=keras.optimizers.Adam(1e-2))
-    classifier.fit(text_dataset((first, second), same, batch_size=4), epochs=25, verbose=0)
-    logits = predict_texts(classifier, first, second, batch_size=3)
-    assert logits.shape == (4, 2) and logits.argmax(axis=1).tolist() == same
+    first, second = ["i feel happy", "so sad", "i feel happy"], ["so sad", "a movie was good", "so sad"]
+    logits = predict_texts(classifier, first, second, batch_size=2)
+    expected = classifier(classifier.preprocessor(x=(first, second)), training=False).numpy()
+    np.testing.assert_allclose(logits, expected, atol=1e-5)
+    np.testing.assert_allclose(logits[0], logits[2], atol=1e-5)  # the same pair, wherever it is
+    alone = predict_texts(classifier, first)
+    assert not np.allclose(alone[0], logits[0], atol=1e-3)  # the second text counts

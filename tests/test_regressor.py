@@ -57,15 +57,15 @@ def test_bad_scores_are_clear_errors():
 def trained(trainable_bert_dir):
     keras.utils.set_random_seed(0)
     regressor = EncoderRegressor.from_preset(trainable_bert_dir, sequence_length=16, dropout=0.0)
-    regressor.compile(optimizer=keras.optimizers.Adam(3e-3))
-    history = regressor.fit(text_dataset((FIRST, SECOND), SCORES, batch_size=6), epochs=12, verbose=0)
+    regressor.compile(optimizer=keras.optimizers.Adam(1e-2))
+    history = regressor.fit(text_dataset((FIRST, SECOND), SCORES, batch_size=6), epochs=20, verbose=0)
     return regressor, history
 
 
 def test_regressor_trains_on_pairs(trained):
     regressor, history = trained
     losses = history.history["loss"]
-    assert losses[-1] < 0.3 * losses[0]
+    assert losses[-1] < 0.3 * losses[0], losses
     predictions = regressor.predict_scores(FIRST, SECOND, batch_size=4)
     assert predictions.shape == (len(FIRST),)
     assert pearson(SCORES, predictions) > 0.9
