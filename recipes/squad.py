@@ -20,12 +20,12 @@ from tfnlp import plots
 from tfnlp.cli import parse_args, recipe_parser
 from tfnlp.data.qa import load_qa_data, split_by_article
 from tfnlp.errors import ConfigError
+from tfnlp.export.atomic import atomic_path
 from tfnlp.export.onnx import export_onnx, quantize_dynamic_int8
 from tfnlp.export.saved_model import export_saved_model
 from tfnlp.export.saving import save_model
 from tfnlp.metrics.squad import question_type, squad_scores, squad_scores_by_group
 from tfnlp.models.question_answering import QuestionAnswerer
-from tfnlp.presets import resolve_preset
 from tfnlp.runs import RunDir, write_json
 from tfnlp.serving.qa_pipeline import QuestionAnsweringPipeline
 from tfnlp.training import fit
@@ -125,7 +125,8 @@ def export(reader, args, run):
     quantize_dynamic_int8(onnx_path)
     # The ONNX reader tokenizes outside the graph: keep the vocabulary beside it.
     vocabulary = reader.tokenizer.get_vocabulary()
-    (run.path / "onnx" / "vocab.txt").write_text("\n".join(vocabulary) + "\n", encoding="utf-8")
+    with atomic_path(run.path / "onnx" / "vocab.txt") as temporary:
+        Path(temporary).write_text("\n".join(vocabulary) + "\n", encoding="utf-8")
     config = {"do_lower_case": reader.tokenizer.lowercase, "strip_accents": reader.tokenizer.strip_accents,
               "max_length": reader.max_length, "stride": reader.stride}
     write_json(run.path / "onnx" / "tokenizer_config.json", config)
@@ -163,7 +164,6 @@ def main(argv=None):
                       "skipped_bad_answers": skipped})
 
     if reader is None:
-        resolve_preset(args.model)  # a clear error for an unknown --model before the long steps
         reader = QuestionAnswerer.from_preset(args.model, max_length=args.max_length, stride=args.stride)
     else:
         before, _ = evaluate(reader, eval_frame, args)
@@ -176,7 +176,7 @@ def main(argv=None):
     run.save_metrics({"evaluate": scores})
     plots.scores_by_group(scores["by_question_type"], run.file("plots/scores_by_question_type.png"),
                           title="Held-out EM and F1 by question type (questions)")
-    print(f"Held-out articles: EM {scores['exact_match']:.3f}  F1 {scores['f1']:.3f}  ({scores['count']} questions)")
+    print(f"Evaluation (held-out): EM {scores['exact_match']:.3f}  F1 {scores['f1']:.3f}  ({scores['count']} questions)")
     if args.question:
         run.save_metrics({"answer": {"question": args.question, **answer(reader, args)}})
     export(reader, args, run)
