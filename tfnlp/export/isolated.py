@@ -35,6 +35,9 @@ def export_onnx_in_subprocess(keras_path, onnx_path, int8=True):
     onnx_path = os.fspath(onnx_path)
     command = [sys.executable, "-c", _EXPORT, os.fspath(keras_path), onnx_path, "int8" if int8 else "fp32"]
     completed = subprocess.run(command, capture_output=True, text=True)
+    if completed.returncode == -9:
+        raise TfnlpError(f"ONNX export of {keras_path} was killed (SIGKILL), most likely out of memory: tf2onnx "
+                         "needs ~6 GB free for a 3-layer MiniLM. Free memory and rerun with --teacher <run>/teacher.keras.")
     if completed.returncode != 0:
         raise TfnlpError(f"ONNX export of {keras_path} failed (exit {completed.returncode}):\n"
                          f"{completed.stderr[-3000:]}")
