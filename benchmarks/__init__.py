@@ -108,7 +108,7 @@ class OtherProcessesWatch:
     def total_cores(self):
         """The cores all other processes together (short-lived ones too) used on average since the start."""
         elapsed = max(time.monotonic() - self.start_time, 1e-9)
-        return round((_others_cpu_seconds() - self.start_others_seconds) / elapsed, 2)
+        return round(max(_others_cpu_seconds() - self.start_others_seconds, 0.0) / elapsed, 2)
 
     def _usage(self):
         elapsed = max(time.monotonic() - self.start_time, 1e-9)

@@ -6,3 +6,6 @@ from tfnlp.metrics.classification import (
     normalized_confusion_matrix,
     per_example_loss,
 )
+from tfnlp.metrics.bleu import bleu
+from tfnlp.metrics.rouge import ROUGE_TYPES, rouge
+from tfnlp.metrics.sentences import split_sentences
