@@ -21,7 +21,7 @@ from tfnlp.cli import parse_args, recipe_parser
 from tfnlp.data.qa import load_qa_data, split_by_article
 from tfnlp.errors import ConfigError
 from tfnlp.export.atomic import atomic_path
-from tfnlp.export.onnx import export_onnx, quantize_dynamic_int8
+from tfnlp.export.isolated import export_onnx_in_subprocess
 from tfnlp.export.saved_model import export_saved_model
 from tfnlp.export.saving import save_model
 from tfnlp.metrics.squad import question_type, squad_scores, squad_scores_by_group
@@ -121,8 +121,8 @@ def export(reader, args, run):
     export_saved_model(reader, run.path / "saved_model")
     if args.no_onnx:
         return
-    onnx_path = export_onnx(reader, run.path / "onnx" / "model.onnx")
-    quantize_dynamic_int8(onnx_path)
+    # tf2onnx peaks at several GB above this process, which keeps what TensorFlow allocated: a child returns it.
+    export_onnx_in_subprocess(run.path / "model.keras", run.path / "onnx" / "model.onnx")
     # The ONNX reader tokenizes outside the graph: keep the vocabulary beside it.
     vocabulary = reader.tokenizer.get_vocabulary()
     with atomic_path(run.path / "onnx" / "vocab.txt") as temporary:

@@ -15,7 +15,7 @@ from tfnlp.errors import TfnlpError
 _EXPORT = """
 import sys
 import keras
-import tfnlp.models.classifier, tfnlp.models.encoders  # register tfnlp's classes for loading
+import tfnlp.models.classifier, tfnlp.models.encoders, tfnlp.models.question_answering  # register tfnlp's classes
 from tfnlp.export.onnx import export_onnx, quantize_dynamic_int8
 path = export_onnx(keras.saving.load_model(sys.argv[1]), sys.argv[2])
 if sys.argv[3] == "int8":
