@@ -30,7 +30,7 @@ SPLITS = ("train", "validation", "test")
 
 
 def build_parser():
-    parser = recipe_parser(__doc__, epochs=4, batch_size=32, max_length=256, learning_rate=1e-4)
+    parser = recipe_parser(__doc__, epochs=5, batch_size=32, max_length=256, learning_rate=1e-4)
     add = parser.add_argument
     add("--train-file", help="tagged training data (CoNLL, JSONL or CSV/TSV) instead of CoNLL-2003.")
     add("--validation-file", help="tagged validation data (with --train-file).")

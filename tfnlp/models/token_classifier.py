@@ -90,8 +90,10 @@ class TokenClassifierPreprocessor(keras_hub.models.Preprocessor):
         pieces_per_word = pieces.row_lengths(axis=2)
         flat_pieces = pieces.merge_dims(1, 2)
         token_ids, segment_ids = self.packer(flat_pieces)
-        x = {"token_ids": token_ids, "padding_mask": token_ids != self.tokenizer.pad_token_id, "segment_ids": segment_ids}
-        longest = tf.reduce_max(tf.reduce_sum(tf.cast(x["padding_mask"], tf.int32), axis=-1))
+        # An int32 mask, as the backbone's input declares (a bool one fails under a distribution strategy).
+        padding_mask = tf.cast(token_ids != self.tokenizer.pad_token_id, tf.int32)
+        x = {"token_ids": token_ids, "padding_mask": padding_mask, "segment_ids": segment_ids}
+        longest = tf.reduce_max(tf.reduce_sum(padding_mask, axis=-1))
         x = {key: value[:, :longest] for key, value in x.items()}
         positions = _first_piece_positions(pieces_per_word, budget=self.sequence_length - 2)
         if labels is None:
