@@ -20,7 +20,7 @@ from tfnlp.data import encode_labels, load_dataset
 from tfnlp.data.files import read_examples
 from tfnlp.data.pipeline import text_dataset
 from tfnlp.errors import ConfigError
-from tfnlp.export.onnx import export_onnx, quantize_dynamic_int8
+from tfnlp.export.isolated import export_onnx_in_subprocess
 from tfnlp.export.saved_model import export_saved_model
 from tfnlp.export.saving import save_model
 from tfnlp.metrics import classification_metrics
@@ -141,8 +141,8 @@ def custom_example(model, args, pairs):
 def export(model, run):
     save_model(model, run.path / "model.keras")
     export_saved_model(model, run.path / "saved_model")
-    onnx_path = export_onnx(model, run.path / "onnx" / "model.onnx")
-    quantize_dynamic_int8(onnx_path)
+    # tf2onnx peaks at several GB above this process, which keeps what TensorFlow allocated: a child returns it.
+    export_onnx_in_subprocess(run.path / "model.keras", run.path / "onnx" / "model.onnx")
 
 
 def main(argv=None):

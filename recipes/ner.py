@@ -17,7 +17,7 @@ from tfnlp.cli import parse_args, recipe_parser
 from tfnlp.data import load_dataset
 from tfnlp.data.tagging import encode_tags, read_tagged, tag_names, tagged_dataset
 from tfnlp.errors import ConfigError
-from tfnlp.export.onnx import export_onnx, quantize_dynamic_int8
+from tfnlp.export.isolated import export_onnx_in_subprocess
 from tfnlp.export.saved_model import export_saved_model
 from tfnlp.export.saving import save_model
 from tfnlp.metrics.entities import entity_metrics, entity_table
@@ -88,7 +88,8 @@ def evaluate(pipeline, frames, label_names, run):
 def export(tagger, run):
     save_model(tagger, run.path / "model.keras")
     export_saved_model(tagger, run.path / "saved_model")
-    quantize_dynamic_int8(export_onnx(tagger, run.path / "onnx" / "model.onnx"))
+    # tf2onnx peaks at several GB above this process, which keeps what TensorFlow allocated: a child returns it.
+    export_onnx_in_subprocess(run.path / "model.keras", run.path / "onnx" / "model.onnx")
 
 
 def main(argv=None):

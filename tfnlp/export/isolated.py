@@ -16,6 +16,7 @@ _EXPORT = """
 import sys
 import keras
 import tfnlp.models.classifier, tfnlp.models.encoders, tfnlp.models.question_answering  # register tfnlp's classes
+import tfnlp.models.regressor, tfnlp.models.token_classifier
 from tfnlp.export.onnx import export_onnx, quantize_dynamic_int8
 path = export_onnx(keras.saving.load_model(sys.argv[1]), sys.argv[2])
 if sys.argv[3] == "int8":
