@@ -23,7 +23,7 @@ from tfnlp.models.classifier import HEADS, EncoderClassifier
 from tfnlp.models.features import POOLINGS, extract_features
 from tfnlp.runs import RunDir
 from tfnlp.serving.pipelines import TextClassificationPipeline
-from tfnlp.training import fit
+from tfnlp.training import fit, get_strategy
 from tfnlp.training.baselines import feature_baselines
 
 FAST_SIZES = {"train": 1000, "validation": 200, "test": 200}
@@ -109,19 +109,20 @@ def main(argv=None):
     print({split: len(frame) for split, frame in data.items()})
     explore(data, label_names, run)
 
-    classifier = EncoderClassifier.from_preset(
-        args.model, label_names, sequence_length=args.max_length,
-        head=args.head, freeze_encoder=args.freeze_encoder,
-    )
-    demo = tokenization_demo(args.tokenize_text, classifier.preprocessor.tokenizer)
-    run.save_metrics({"tokenization_demo": demo})
-    print("Subword tokens:", demo["subword_tokens"])
+    with get_strategy(args.strategy).scope():  # variables made here are mirrored over the replicas
+        classifier = EncoderClassifier.from_preset(
+            args.model, label_names, sequence_length=args.max_length,
+            head=args.head, freeze_encoder=args.freeze_encoder,
+        )
+        demo = tokenization_demo(args.tokenize_text, classifier.preprocessor.tokenizer)
+        run.save_metrics({"tokenization_demo": demo})
+        print("Subword tokens:", demo["subword_tokens"])
 
-    baselines = frozen_feature_baselines(classifier, data, args.pooling)
-    run.save_metrics({"frozen_features": baselines})
-    print("Frozen-feature baselines:", baselines)
+        baselines = frozen_feature_baselines(classifier, data, args.pooling)
+        run.save_metrics({"frozen_features": baselines})
+        print("Frozen-feature baselines:", baselines)
 
-    history = finetune(classifier, data, args, run)
+        history = finetune(classifier, data, args, run)
     pipeline = TextClassificationPipeline(classifier)
     results = evaluate(pipeline, data, label_names, run)
     run.save_metrics({"fine_tuned": results, "history": history})

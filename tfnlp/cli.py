@@ -11,6 +11,8 @@ from pathlib import Path
 
 from tfnlp.errors import ConfigError
 
+STRATEGIES = ("default", "mirrored", "multi-worker")  # tfnlp.training.distribute.get_strategy
+
 
 def recipe_parser(description, *, model="minilm-l6", epochs=3, batch_size=32, max_length=128, learning_rate=5e-5,
                   model_choices=None, model_help="offline preset name, local Hugging Face directory, or hub id."):
@@ -36,6 +38,8 @@ def recipe_parser(description, *, model="minilm-l6", epochs=3, batch_size=32, ma
     add("--seed", type=int, default=42, help="random seed, for repeatable runs.")
     add("--fast", action="store_true", help="small subset and one epoch: a smoke run of a few minutes.")
     add("--resume", action="store_true", help="continue the interrupted run named by --name from its last backup.")
+    add("--strategy", choices=STRATEGIES, default="default",
+        help="tf.distribute strategy: mirrored = all local GPUs; multi-worker = the workers in $TF_CONFIG.")
     return parser
 
 

@@ -10,6 +10,10 @@ import tensorflow as tf
 
 from tfnlp.errors import DataError
 
+# Set by `tfnlp.training.callbacks.ShuffleEpoch`; created here, outside any
+# distribution strategy's scope, so it stays a plain host variable.
+SHUFFLE_EPOCH = tf.Variable(0, dtype=tf.int64, trainable=False, name="tfnlp_shuffle_epoch")
+
 
 def _as_string_array(texts, name="texts"):
     array = np.asarray(list(texts), dtype=object)
@@ -51,8 +55,9 @@ def text_dataset(
             text-pair tasks.
         labels: class ids or regression targets, or `None` for prediction.
         batch_size: texts per batch.
-        shuffle: reshuffle every epoch (for training).
-        seed: makes the shuffling repeatable.
+        shuffle: reshuffle every epoch (for training), in an order that depends
+            only on `seed` and the epoch (see `SHUFFLE_EPOCH`).
+        seed: the shuffling seed (default: a random one).
         bucket_by_length: batch texts of similar word counts together, so
             dynamic padding wastes little; batches are then not in input order,
             so leave it off where outputs must line up with inputs
@@ -76,11 +81,13 @@ def text_dataset(
         if len(labels) != len(columns[0]):
             raise DataError(f"{len(columns[0])} texts but {len(labels)} labels.")
         labels = labels.astype("int32") if np.issubdtype(labels.dtype, np.integer) else labels.astype("float32")
-        dataset = tf.data.Dataset.from_tensor_slices((features, labels))
+        elements = (features, labels)
     else:
-        dataset = tf.data.Dataset.from_tensor_slices(features)
+        elements = features
     if shuffle:
-        dataset = dataset.shuffle(len(columns[0]), seed=seed, reshuffle_each_iteration=True)
+        dataset = _epoch_shuffled(elements, len(columns[0]), seed)
+    else:
+        dataset = tf.data.Dataset.from_tensor_slices(elements)
     if bucket_by_length and len(columns[0]) > batch_size:
         lengths = sum(word_counts(column) for column in columns)
         boundaries = length_boundaries(lengths, num_buckets)
@@ -92,6 +99,20 @@ def text_dataset(
     else:
         dataset = dataset.batch(batch_size)
     return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def _epoch_shuffled(elements, size, seed):
+    """`from_tensor_slices(elements)` in the order of the stateless permutation keyed by (seed, epoch)."""
+    seed = int(np.random.default_rng().integers(2**31)) if seed is None else int(seed)
+    tensors = tf.nest.map_structure(tf.constant, elements)
+
+    def permutation(_):
+        key = tf.stack([tf.constant(seed, tf.int64), SHUFFLE_EPOCH.read_value()])
+        return tf.data.Dataset.from_tensor_slices(tf.random.experimental.stateless_shuffle(tf.range(size), key))
+
+    order = tf.data.Dataset.from_tensors(0).flat_map(permutation)
+    order = order.apply(tf.data.experimental.assert_cardinality(size))
+    return order.map(lambda index: tf.nest.map_structure(lambda t: tf.gather(t, index), tensors))
 
 
 def _element_words(features):

@@ -161,8 +161,10 @@ class DynamicPaddingPreprocessor(keras_hub.models.BertTextClassifierPreprocessor
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(
             super().call(x, y, sample_weight)
         )
-        mask = tf.cast(x["padding_mask"], "int32")
-        longest = tf.reduce_max(tf.reduce_sum(mask, axis=-1))
+        # int32, the dtype the backbone's input declares: Keras averages a first
+        # batch over the replicas of a distribution strategy, which fails on bool.
+        x["padding_mask"] = tf.cast(x["padding_mask"], "int32")
+        longest = tf.reduce_max(tf.reduce_sum(x["padding_mask"], axis=-1))
         x = {key: value[..., :longest] for key, value in x.items()}
         return keras.utils.pack_x_y_sample_weight(x, y, sample_weight)
 

@@ -5,8 +5,11 @@ import math
 from pathlib import Path
 
 import keras
+import numpy as np
 
+from tfnlp.data.pipeline import SHUFFLE_EPOCH
 from tfnlp.errors import TfnlpError
+from tfnlp.export.atomic import atomic_path
 from tfnlp.export.saving import save_weights
 from tfnlp.runs import write_json
 
@@ -34,6 +37,17 @@ class StopOnNaN(keras.callbacks.Callback):
                 "Lower the learning rate (--learning-rate), check the data for NaN or "
                 "infinite targets, or resume from the last checkpoint with --resume."
             )
+
+
+class ShuffleEpoch(keras.callbacks.Callback):
+    """Tell shuffled `text_dataset`s which epoch starts, so their order depends on the epoch alone.
+
+    A run resumed at epoch k (from `BackupAndRestore`) then shuffles epoch k as
+    the uninterrupted run did, instead of replaying epoch 0's order.
+    """
+
+    def on_epoch_begin(self, epoch, logs=None):
+        SHUFFLE_EPOCH.assign(epoch)
 
 
 class BestCheckpoint(keras.callbacks.Callback):
@@ -75,8 +89,44 @@ class BestCheckpoint(keras.callbacks.Callback):
             self.model.load_weights(self.path)
 
 
+class ResumableBackup(keras.callbacks.BackupAndRestore):
+    """Keras's `BackupAndRestore` that also keeps the dropout layers' random state.
+
+    `save_weights` stores weights and optimizer but not the seed generators'
+    state, so a resumed run would draw other dropout masks and end elsewhere;
+    with it, a resumed run ends with the same weights as one never stopped.
+    The previous backup is kept while a new one is written (a kill mid-write
+    falls back to it).
+
+    Args:
+        backup_dir: the folder of the backup (`<run>/backup`).
+    """
+
+    def __init__(self, backup_dir):
+        super().__init__(str(backup_dir), double_checkpoint=True)
+        self._seeds_path = Path(backup_dir) / "seed_states.npz"
+
+    def _seed_states(self):
+        return {v.path: v for v in self.model.non_trainable_variables if v.path.endswith("seed_generator_state")}
+
+    def _save_model(self):
+        Path(self.backup_dir).mkdir(parents=True, exist_ok=True)
+        with atomic_path(self._seeds_path) as temporary:
+            with open(temporary, "wb") as file:
+                np.savez(file, **{path: np.asarray(v) for path, v in self._seed_states().items()})
+        super()._save_model()
+
+    def _load_model(self):
+        super()._load_model()
+        if self._seeds_path.is_file():
+            with np.load(self._seeds_path) as saved:
+                for path, variable in self._seed_states().items():
+                    if path in saved.files:
+                        variable.assign(saved[path])
+
+
 def standard_callbacks(run_dir=None, monitor="val_loss", mode="min", patience=None):
-    """TensorBoard logs, best-weights checkpoint (restored at the end), resumable backup, NaN stop.
+    """Epoch-keyed shuffling, TensorBoard logs, best-weights checkpoint (restored at the end), resumable backup, NaN stop.
 
     Args:
         run_dir: the run folder; `None` keeps only the NaN stop (and early stopping).
@@ -84,10 +134,13 @@ def standard_callbacks(run_dir=None, monitor="val_loss", mode="min", patience=No
         mode: `"min"` or `"max"` for `monitor`.
         patience: epochs without improvement before stopping; `None` never stops early.
 
-    The backup in `run_dir/backup` lets an interrupted `fit` continue where it
-    stopped (`--resume`); Keras deletes it when training completes.
+    The backup in `run_dir/backup` (weights, optimizer and dropout-seed state at
+    the end of each epoch, with the previous copy kept in case a kill lands
+    mid-write) lets an interrupted `fit` redo the interrupted epoch and end with
+    the same weights as a run never stopped (`--resume`); Keras deletes it when
+    training completes.
     """
-    callbacks = [StopOnNaN()]
+    callbacks = [ShuffleEpoch(), StopOnNaN()]
     if patience is not None:
         callbacks.append(
             keras.callbacks.EarlyStopping(
@@ -99,6 +152,7 @@ def standard_callbacks(run_dir=None, monitor="val_loss", mode="min", patience=No
         callbacks += [
             keras.callbacks.TensorBoard(log_dir=str(run_dir / "logs")),
             BestCheckpoint(run_dir / "checkpoints" / "best.weights.h5", monitor, mode),
-            keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
+            ResumableBackup(run_dir / "backup"),
         ]
     return callbacks
+

@@ -71,7 +71,12 @@ def fit(
     compile_args = {"loss": loss} if loss is not None else {}
     if metrics is not None:
         compile_args["metrics"] = metrics
-    total_steps = epochs * count_batches(train_data)
+    batches = count_batches(train_data)
+    if int(train_data.cardinality()) < 0:
+        # Length buckets hide the batch count from Keras (no total in the progress
+        # bar, a "ran out of data" warning each epoch); it is the same every epoch.
+        train_data = train_data.apply(tf.data.experimental.assert_cardinality(batches))
+    total_steps = epochs * batches
     model.compile(
         optimizer=adamw(learning_rate, total_steps, warmup_ratio, weight_decay),
         **compile_args,
