@@ -73,8 +73,8 @@ def fit(
         compile_args["metrics"] = metrics
     batches = count_batches(train_data)
     if int(train_data.cardinality()) < 0:
-        # Length buckets hide the batch count from Keras (no total in the progress
-        # bar, a "ran out of data" warning each epoch); it is the same every epoch.
+        # Length buckets hide the batch count from Keras; it is the same every
+        # epoch (every bucket is flushed), so state it.
         train_data = train_data.apply(tf.data.experimental.assert_cardinality(batches))
     total_steps = epochs * batches
     model.compile(
