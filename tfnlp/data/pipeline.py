@@ -101,18 +101,30 @@ def text_dataset(
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
-def _epoch_shuffled(elements, size, seed):
-    """`from_tensor_slices(elements)` in the order of the stateless permutation keyed by (seed, epoch)."""
+def shuffled_range(size, seed=None):
+    """The indices `0 .. size-1` in a new order each epoch, the order keyed by `(seed, SHUFFLE_EPOCH)` alone.
+
+    Every shuffled tfnlp dataset draws its order from here, so a resumed run
+    replays the uninterrupted run's order (see `tfnlp.training.callbacks.ShuffleEpoch`).
+
+    Example:
+    >>> sorted(int(i) for i in shuffled_range(4, seed=0))
+    [0, 1, 2, 3]
+    """
     seed = int(np.random.default_rng().integers(2**31)) if seed is None else int(seed)
-    tensors = tf.nest.map_structure(tf.constant, elements)
 
     def permutation(_):
         key = tf.stack([tf.constant(seed, tf.int64), SHUFFLE_EPOCH.read_value()])
         return tf.data.Dataset.from_tensor_slices(tf.random.experimental.stateless_shuffle(tf.range(size), key))
 
     order = tf.data.Dataset.from_tensors(0).flat_map(permutation)
-    order = order.apply(tf.data.experimental.assert_cardinality(size))
-    return order.map(lambda index: tf.nest.map_structure(lambda t: tf.gather(t, index), tensors))
+    return order.apply(tf.data.experimental.assert_cardinality(size))
+
+
+def _epoch_shuffled(elements, size, seed):
+    """`from_tensor_slices(elements)` in the order of `shuffled_range(size, seed)`."""
+    tensors = tf.nest.map_structure(tf.constant, elements)
+    return shuffled_range(size, seed).map(lambda index: tf.nest.map_structure(lambda t: tf.gather(t, index), tensors))
 
 
 def _element_words(features):

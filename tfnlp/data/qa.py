@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from tfnlp.data.pipeline import length_boundaries
+from tfnlp.data.pipeline import length_boundaries, shuffled_range
 from tfnlp.data.readers import read_jsonl, read_squad, read_table, select_columns, validate_texts
 from tfnlp.data.registry import load_dataset
 from tfnlp.errors import ConfigError, DataError
@@ -281,9 +281,7 @@ class QAFeatures:
             x = {name: values[row] for name, values in inputs.items()}
             return (x, {name: values[row] for name, values in labels.items()}) if labelled else x
 
-        dataset = tf.data.Dataset.range(len(indices))
-        if shuffle:
-            dataset = dataset.shuffle(len(indices), seed=seed, reshuffle_each_iteration=True)
+        dataset = shuffled_range(len(indices), seed) if shuffle else tf.data.Dataset.range(len(indices))
         dataset = dataset.map(window, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
         if shuffle and len(indices) > batch_size:
             boundaries = length_boundaries(lengths)

@@ -10,7 +10,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfnlp.data.files import file_kind, read_examples
-from tfnlp.data.pipeline import length_boundaries
+from tfnlp.data.pipeline import length_boundaries, shuffled_range
 from tfnlp.data.readers import read_conll
 from tfnlp.data.registry import _encode_tags
 from tfnlp.errors import DataError
@@ -111,14 +111,16 @@ def tagged_dataset(token_lists, tag_ids=None, batch_size=32, shuffle=False, seed
     if not token_lists:
         raise DataError("no sentences to batch", hint="pass at least one list of words")
     words = tf.ragged.constant(token_lists, dtype=tf.string)
+    elements = words
     if tag_ids is not None:
         tag_ids = [list(tags) for tags in tag_ids]
         check_tagged(token_lists, tag_ids)
-        dataset = tf.data.Dataset.from_tensor_slices((words, tf.ragged.constant(tag_ids, dtype=tf.int32)))
-    else:
-        dataset = tf.data.Dataset.from_tensor_slices(words)
+        elements = (words, tf.ragged.constant(tag_ids, dtype=tf.int32))
     if shuffle:
-        dataset = dataset.shuffle(len(token_lists), seed=seed, reshuffle_each_iteration=True)
+        dataset = shuffled_range(len(token_lists), seed).map(
+            lambda row: tf.nest.map_structure(lambda ragged: ragged[row], elements))
+    else:
+        dataset = tf.data.Dataset.from_tensor_slices(elements)
     if bucket_by_length is None:
         bucket_by_length = shuffle
     if bucket_by_length and len(token_lists) > batch_size:
