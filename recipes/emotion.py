@@ -3,27 +3,24 @@
 Steps: explore the data (class and length plots), show tokenization, train logistic
 regression on frozen hidden states against a most-frequent baseline, fine-tune the
 encoder, evaluate (accuracy, weighted F1, confusion matrix, error analysis), classify a
-custom text, and export `.keras` and a raw-string SavedModel into the run folder.
+custom text, and export the models into the run folder (`.keras`, SavedModels on raw strings
+and on token ids, ONNX float and int8 with the tokenizer files).
 """
 
-import sys
-
 import keras
-import numpy as np
 
 from tfnlp import plots
-from tfnlp.cli import parse_args, recipe_parser
+from tfnlp.cli import parse_args, recipe_parser, run_recipe
 from tfnlp.data import load_dataset
 from tfnlp.data.pipeline import text_dataset, word_counts
 from tfnlp.data.tokenization import tokenization_demo
-from tfnlp.export.saved_model import export_saved_model
-from tfnlp.export.saving import save_model
+from tfnlp.export.bundle import export_run_models
 from tfnlp.metrics import classification_metrics, error_analysis, normalized_confusion_matrix
 from tfnlp.models.classifier import HEADS, EncoderClassifier
 from tfnlp.models.features import POOLINGS, extract_features
 from tfnlp.runs import RunDir
 from tfnlp.serving.pipelines import TextClassificationPipeline
-from tfnlp.training import fit, get_strategy
+from tfnlp.training import fit, recipe_strategy
 from tfnlp.training.baselines import feature_baselines
 
 FAST_SIZES = {"train": 1000, "validation": 200, "test": 200}
@@ -92,11 +89,6 @@ def evaluate(pipeline, data, label_names, run):
     return results
 
 
-def export(classifier, run):
-    save_model(classifier, run.path / "model.keras")
-    export_saved_model(classifier, run.path / "saved_model")
-
-
 def main(argv=None):
     args = parse_args(build_parser(), argv)
     if args.fast:
@@ -109,7 +101,7 @@ def main(argv=None):
     print({split: len(frame) for split, frame in data.items()})
     explore(data, label_names, run)
 
-    with get_strategy(args.strategy).scope():  # variables made here are mirrored over the replicas
+    with recipe_strategy(args.strategy, run).scope():  # variables made here are mirrored over the replicas
         classifier = EncoderClassifier.from_preset(
             args.model, label_names, sequence_length=args.max_length,
             head=args.head, freeze_encoder=args.freeze_encoder,
@@ -132,10 +124,10 @@ def main(argv=None):
     plots.class_probabilities(probabilities, label_names, run.file("plots/custom_text.png"),
                               title=f'Prediction for "{args.text}"')
     run.save_metrics({"custom_text": {"text": args.text, "prediction": pipeline(args.text, top_k=None)}})
-    export(classifier, run)
-    print(f"Saved model.keras, saved_model/, metrics.json and plots/ in {run.path}")
+    export_run_models(classifier, run.path)
+    print(f"Saved model.keras, saved_model/, saved_model_token_ids/, onnx/, metrics.json and plots/ in {run.path}")
     return run
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    run_recipe(main)

@@ -17,7 +17,7 @@ import time
 
 import numpy as np
 
-from tfnlp.cli import parse_args, recipe_parser
+from tfnlp.cli import parse_args, recipe_parser, run_recipe
 from tfnlp.generation import (
     DECODING_STRATEGIES,
     apply_chat_template,
@@ -134,4 +134,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run_recipe(main)

@@ -2,27 +2,24 @@
 
 STS-B reports Pearson and Spearman correlation on dev, SST-2 accuracy; both train
 on raw strings (pairs packed as `[CLS] a [SEP] b [SEP]`), pick the best epoch on
-dev, and export `.keras`, a raw-string SavedModel and ONNX (float and int8) into
-the run folder. Any CSV/TSV/JSONL data works too: `--train-file`,
+dev, and export `.keras`, SavedModels (raw strings; token ids) and ONNX (float and
+int8) into the run folder. Any CSV/TSV/JSONL data works too: `--train-file`,
 `--validation-file` and the `--*-column` options.
 
 Per-task defaults (used when --epochs/--learning-rate/--batch-size are not given):
 stsb 6 epochs, 8e-5, batch 32; sst2 3 epochs, 5e-5, batch 32.
 """
 
-import sys
 
 import keras
 
 from tfnlp import plots
-from tfnlp.cli import parse_args, recipe_parser
+from tfnlp.cli import parse_args, recipe_parser, run_recipe
 from tfnlp.data import encode_labels, load_dataset
 from tfnlp.data.files import read_examples
 from tfnlp.data.pipeline import text_dataset
 from tfnlp.errors import ConfigError
-from tfnlp.export.isolated import export_onnx_in_subprocess
-from tfnlp.export.saved_model import export_saved_model
-from tfnlp.export.saving import save_model
+from tfnlp.export.bundle import export_run_models
 from tfnlp.metrics import classification_metrics
 from tfnlp.metrics.regression import check_scores, regression_metrics
 from tfnlp.models.classifier import EncoderClassifier
@@ -30,7 +27,7 @@ from tfnlp.models.packing import HF_STRATEGIES
 from tfnlp.models.regressor import EncoderRegressor, predict_texts
 from tfnlp.runs import RunDir
 from tfnlp.serving.results import classification_results, softmax
-from tfnlp.training import fit, get_strategy
+from tfnlp.training import fit, recipe_strategy
 
 TASK_DEFAULTS = {
     "stsb": {"epochs": 6, "learning_rate": 8e-5, "batch_size": 32},
@@ -138,13 +135,6 @@ def custom_example(model, args, pairs):
     return {**example, "prediction": classification_results(softmax(outputs), model.label_names, None, single=True)}
 
 
-def export(model, run):
-    save_model(model, run.path / "model.keras")
-    export_saved_model(model, run.path / "saved_model")
-    # tf2onnx peaks at several GB above this process, which keeps what TensorFlow allocated: a child returns it.
-    export_onnx_in_subprocess(run.path / "model.keras", run.path / "onnx" / "model.onnx")
-
-
 def main(argv=None):
     args = parse_args(build_parser(), argv)
     for option, value in TASK_DEFAULTS[args.task].items():
@@ -159,7 +149,7 @@ def main(argv=None):
     print(f"Run folder: {run.path}")
     print({split: len(frame) for split, frame in frames.items()})
 
-    with get_strategy(args.strategy).scope():  # variables made here are mirrored over the replicas
+    with recipe_strategy(args.strategy, run).scope():  # variables made here are mirrored over the replicas
         pairs = "text_pair" in frames["train"]
         model = build_model(args, label_names, pairs)
         history = finetune(model, frames, args, run)
@@ -169,10 +159,10 @@ def main(argv=None):
     example = custom_example(model, args, pairs)
     run.save_metrics({"custom_text": example})
     print("Custom example:", example)
-    export(model, run)
-    print(f"Saved model.keras, saved_model/, onnx/, metrics.json and plots/ in {run.path}")
+    export_run_models(model, run.path)
+    print(f"Saved model.keras, saved_model/, saved_model_token_ids/, onnx/, metrics.json and plots/ in {run.path}")
     return run
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    run_recipe(main)

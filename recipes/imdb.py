@@ -13,32 +13,29 @@ the test split is scored once (accuracy, precision, recall), then exported:
 """
 
 import argparse
-import sys
 
 import keras
 import numpy as np
 
-from tfnlp.cli import parse_args, recipe_parser
+from tfnlp.cli import parse_args, recipe_parser, run_recipe
 from tfnlp.comparison import comparison_table, read_run_metrics, write_comparison
 from tfnlp.data import load_dataset
 from tfnlp.data.pipeline import text_dataset
 from tfnlp.data.splits import holdout_split
 from tfnlp.errors import ConfigError
-from tfnlp.export.isolated import export_onnx_in_subprocess
+from tfnlp.export.bundle import export_run_models
 from tfnlp.export.onnx import quantize_dynamic_int8
-from tfnlp.export.saved_model import export_saved_model
 from tfnlp.export.saving import save_model
 from tfnlp.metrics.classification import binary_metrics, prediction_agreement
 from tfnlp.models import bilstm
 from tfnlp.models.classifier import HEADS, EncoderClassifier
 from tfnlp.models.parameters import parameter_counts
 from tfnlp.models.word_vectors import embedding_matrix, load_word_vectors
-from tfnlp.presets import resolve_preset
 from tfnlp.runs import RunDir
 from tfnlp.serving.onnx_pipeline import OnnxTextClassificationPipeline
 from tfnlp.serving.pipelines import TextClassificationPipeline
 from tfnlp.serving.word_pipeline import KEEP, OnnxWordPipeline
-from tfnlp.training import fit
+from tfnlp.training import fit, recipe_strategy
 from tfnlp.training.timing import EpochTimer
 
 MODELS = ("glove-bilstm", "encoder")
@@ -136,23 +133,24 @@ def train(model, train_ds, validation_ds, args, run, **fit_options):
     }
 
 
-def run_bilstm(data, args, run):
+def run_bilstm(data, args, run, strategy):
     vectorizer = bilstm.review_vectorizer(data["train"]["text"], args.max_tokens)
     matrix, report = embedding_matrix(load_word_vectors(args.word_vectors, args.vocabulary),
                                       vectorizer.get_vocabulary())
     print(f"Word vectors found for {report.found:,} of {report.vocabulary_size:,} words; "
           f"{len(report.missing):,} get zero rows, e.g. {report.missing[:10]}")
-    model = bilstm.bilstm_classifier(vectorizer, matrix, args.max_length, args.keep,
-                                     trainable_embeddings=args.embeddings == "tuned")
-    save_summary(model, run)
-    train_ds, validation_ds = (
-        bilstm.token_dataset(model, *texts_and_labels(data[split]), args.batch_size, shuffle=split == "train",
-                             seed=args.seed)
-        for split in ("train", "validation")
-    )
-    # The token model trains (with XLA) and predicts; it shares its layers with `model`.
-    results = train(bilstm.token_model(model), train_ds, validation_ds, args, run, loss=bilstm.LOSS,
-                    metrics=bilstm.bilstm_metrics(), monitor="val_accuracy", mode="max")
+    with strategy.scope():  # variables made here are mirrored over the replicas
+        model = bilstm.bilstm_classifier(vectorizer, matrix, args.max_length, args.keep,
+                                         trainable_embeddings=args.embeddings == "tuned")
+        save_summary(model, run)
+        train_ds, validation_ds = (
+            bilstm.token_dataset(model, *texts_and_labels(data[split]), args.batch_size,
+                                 shuffle=split == "train", seed=args.seed)
+            for split in ("train", "validation")
+        )
+        # The token model trains (with XLA) and predicts; it shares its layers with `model`.
+        results = train(bilstm.token_model(model), train_ds, validation_ds, args, run, loss=bilstm.LOSS,
+                        metrics=bilstm.bilstm_metrics(), monitor="val_accuracy", mode="max")
     test_texts, test_labels = texts_and_labels(data["test"])
     test_ds = bilstm.token_dataset(model, test_texts, batch_size=64)
     positive = bilstm.token_model(model).predict(test_ds, verbose=0).ravel()
@@ -170,31 +168,28 @@ def run_bilstm(data, args, run):
                                  test_texts, test_labels, positive, args.onnx_sample)}
 
 
-def run_encoder(data, args, run):
-    classifier = EncoderClassifier.from_preset(
-        args.encoder, LABEL_NAMES, sequence_length=args.max_length, head=args.head,
-        dropout=args.head_dropout, hidden_dim=200, freeze_encoder=args.freeze_encoder,
-    )
-    save_summary(classifier, run)
-    train_ds = text_dataset(*texts_and_labels(data["train"]), args.batch_size, shuffle=True, seed=args.seed)
-    validation_ds = text_dataset(*texts_and_labels(data["validation"]), args.batch_size)
-    results = train(classifier, train_ds, validation_ds, args, run,
-                    monitor="val_sparse_categorical_accuracy", mode="max")
+def run_encoder(data, args, run, strategy):
+    with strategy.scope():  # variables made here are mirrored over the replicas
+        classifier = EncoderClassifier.from_preset(
+            args.encoder, LABEL_NAMES, sequence_length=args.max_length, head=args.head,
+            dropout=args.head_dropout, hidden_dim=200, freeze_encoder=args.freeze_encoder,
+        )
+        save_summary(classifier, run)
+        train_ds = text_dataset(*texts_and_labels(data["train"]), args.batch_size, shuffle=True, seed=args.seed)
+        validation_ds = text_dataset(*texts_and_labels(data["validation"]), args.batch_size)
+        results = train(classifier, train_ds, validation_ds, args, run,
+                        monitor="val_sparse_categorical_accuracy", mode="max")
     test_texts, test_labels = texts_and_labels(data["test"])
     positive = TextClassificationPipeline(classifier).predict_proba(test_texts)[:, 1]
-    save_model(classifier, run.path / "model.keras")
-    export_saved_model(classifier, run.path / "saved_model")
-    # tf2onnx peaks ~6 GB above the process for a BERT: a child process returns it all.
-    onnx_paths = export_onnx_in_subprocess(run.path / "model.keras", run.path / "onnx" / "model.onnx")
-    vocabulary = resolve_preset(args.encoder)
+    exported = export_run_models(classifier, run.path)
 
     def onnx_pipeline(path):
-        pipeline = OnnxTextClassificationPipeline(path, vocabulary, max_length=args.max_length)
+        pipeline = OnnxTextClassificationPipeline(path, max_length=args.max_length)  # tokenizer files beside it
         return lambda texts: pipeline.predict_proba(texts)[:, 1]
 
     return {**results, "parameters": parameter_counts(classifier),
             "test": binary_metrics(test_labels, positive >= 0.5),
-            "onnx": onnx_results(dict(zip(("float32", "int8"), onnx_paths)), onnx_pipeline,
+            "onnx": onnx_results({"float32": exported["onnx"], "int8": exported["onnx_int8"]}, onnx_pipeline,
                                  test_texts, test_labels, positive, args.onnx_sample)}
 
 
@@ -217,7 +212,8 @@ def save_summary(model, run):
 def run_variant(args, data, run):
     run.save_config(args)
     keras.utils.set_random_seed(args.seed)
-    metrics = (run_bilstm if args.model == "glove-bilstm" else run_encoder)(data, args, run)
+    strategy = recipe_strategy(args.strategy, run)
+    metrics = (run_bilstm if args.model == "glove-bilstm" else run_encoder)(data, args, run, strategy)
     run.save_metrics({"model": variant_label(args), "epochs": args.epochs, **metrics})
     print(f"{variant_label(args)}: test {metrics['test']}; {metrics['seconds_per_epoch']:.0f} s per epoch; "
           f"parameters {metrics['parameters']}; ONNX {metrics['onnx']}")
@@ -253,4 +249,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    run_recipe(main)

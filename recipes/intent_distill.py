@@ -9,26 +9,24 @@ Every variant gets size (MB), one-query latency and test accuracy, in one table 
 """
 
 import gc
-import sys
 
 import keras
 
 from tfnlp.benchmark.performance import PerformanceBenchmark, plot_metrics, results_table
-from tfnlp.cli import parse_args, recipe_parser
+from tfnlp.cli import parse_args, recipe_parser, run_recipe
 from tfnlp.data import load_dataset
 from tfnlp.data.pipeline import text_dataset
+from tfnlp.export.bundle import export_run_models
 from tfnlp.export.hf_bert import export_hf_bert, max_logit_difference
 from tfnlp.export.isolated import export_onnx_in_subprocess
-from tfnlp.export.saved_model import export_saved_model
-from tfnlp.export.saving import save_model
+from tfnlp.export.saving import load_trained_model, save_model
 from tfnlp.models.classifier import EncoderClassifier
 from tfnlp.models.students import count_parameters, student_classifier
-from tfnlp.presets import resolve_preset
 from tfnlp.runs import RunDir
 from tfnlp.serving.onnx_pipeline import OnnxTextClassificationPipeline
 from tfnlp.serving.pipelines import SavedModelPipeline, TextClassificationPipeline
 from tfnlp.serving.transformers_pipeline import TorchTextClassificationPipeline
-from tfnlp.training import Distiller, count_batches, fit
+from tfnlp.training import Distiller, count_batches, fit, recipe_strategy
 from tfnlp.training.pruning import MagnitudePruning, kernel_values, weight_histogram
 from tfnlp.training.tuning import distill, search_and_distill
 
@@ -68,7 +66,7 @@ def fast_settings(args):
 
 def train_teacher(args, label_names, train, validation, run):
     if args.teacher:
-        return keras.saving.load_model(args.teacher)
+        return load_trained_model(args.teacher)
     teacher = EncoderClassifier.from_preset(args.model, label_names, sequence_length=args.max_length)
     fit(teacher, train, validation, epochs=args.epochs, learning_rate=args.learning_rate,
         run_dir=run.file("teacher"), monitor=ACCURACY, mode="max")
@@ -146,7 +144,9 @@ def main(argv=None):
         print(f"{name}: {metrics['size_mb']:.1f} MB, {metrics['latency_ms']['mean']:.2f} "
               f"+/- {metrics['latency_ms']['std']:.2f} ms, accuracy {metrics['accuracy']:.4f}")
 
-    teacher = train_teacher(args, label_names, train, validation, run)
+    strategy = recipe_strategy(args.strategy, run)  # each training below builds its variables in its scope
+    with strategy.scope():
+        teacher = train_teacher(args, label_names, train, validation, run)
     save_model(teacher, run.path / "teacher.keras")
     measure(lambda: TextClassificationPipeline(teacher), "teacher (Keras)")
     hf_dir = export_hf_bert(teacher, run.path / "transformers")
@@ -157,33 +157,33 @@ def main(argv=None):
     def build_student():
         return student_classifier(teacher, layers)
 
-    alone = build_student()
+    with strategy.scope():
+        alone = build_student()
+        fit(alone, train, validation, epochs=args.student_epochs, learning_rate=args.learning_rate,
+            run_dir=run.file("student_alone"), monitor=ACCURACY, mode="max")
     run.save_metrics({"parameters": {"teacher": count_parameters(teacher), "student": count_parameters(alone)}})
-    fit(alone, train, validation, epochs=args.student_epochs, learning_rate=args.learning_rate,
-        run_dir=run.file("student_alone"), monitor=ACCURACY, mode="max")
     measure(lambda: TextClassificationPipeline(alone), "student alone (alpha=1)")
     del alone
 
-    student, best, history = distill_student(build_student, teacher, train, validation, args, run)
+    with strategy.scope():
+        student, best, history = distill_student(build_student, teacher, train, validation, args, run)
     run.save_metrics({"search": best, "distilled_history": {k: [float(v) for v in vs]
                                                             for k, vs in history.history.items()}})
     print("Best distillation values:", {key: best[key] for key in ("alpha", "temperature", "epochs")})
-    save_model(student, run.path / "model.keras")
+    exported = export_run_models(student, run.path)
     measure(lambda: TextClassificationPipeline(student), "distilled (Keras)")
-    tokenizer_dir = resolve_preset(args.model)
 
-    def onnx_pipeline(path):
-        return lambda: OnnxTextClassificationPipeline(path, tokenizer_dir, max_length=args.max_length)
+    def onnx_pipeline(path):  # the tokenizer files are beside the ONNX file
+        return lambda: OnnxTextClassificationPipeline(path, max_length=args.max_length)
 
-    onnx_path, int8_path = export_onnx_in_subprocess(run.path / "model.keras", run.path / "onnx" / "model.onnx")
-    measure(onnx_pipeline(onnx_path), "distilled + ORT fp32")
-    measure(onnx_pipeline(int8_path), INT8)  # per-channel scales
-    export_saved_model(student, run.path / "saved_model")
-    measure(lambda: SavedModelPipeline(run.path / "saved_model"), "distilled (SavedModel)")
+    measure(onnx_pipeline(exported["onnx"]), "distilled + ORT fp32")
+    measure(onnx_pipeline(exported["onnx_int8"]), INT8)  # per-channel scales
+    measure(lambda: SavedModelPipeline(exported["saved_model"]), "distilled (SavedModel)")
 
     dense_values = kernel_values(student)
     for sparsity in sparsities:
-        pruned, reached = prune(build_student, student, teacher, best, sparsity, train, validation, args)
+        with strategy.scope():
+            pruned, reached = prune(build_student, student, teacher, best, sparsity, train, validation, args)
         percent = round(100 * sparsity)
         weight_histogram(dense_values, kernel_values(pruned), reached, run.file(f"plots/weights_pruned_{percent}.png"))
         keras_path = save_model(pruned, run.path / f"pruned_{percent}.keras")
@@ -204,4 +204,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    run_recipe(main)

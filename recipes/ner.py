@@ -2,28 +2,25 @@
 
 Words are split into word pieces; the first piece of each word carries its tag.
 Reports entity-level precision/recall/F1 (seqeval's definition) on validation and
-test with a per-type table, tags a custom text, and exports `.keras`, a
-raw-string SavedModel and ONNX (float and int8) into the run folder. Any tagged
+test with a per-type table, tags a custom text, and exports `.keras`,
+SavedModels (raw strings; token ids) and ONNX (float and int8) into the run folder. Any tagged
 data works too: `--train-file` / `--validation-file` / `--test-file` as CoNLL,
 JSONL or CSV/TSV (`--tokens-column`, `--tags-column`).
 """
 
-import sys
 
 import keras
 
 from tfnlp import plots
-from tfnlp.cli import parse_args, recipe_parser
+from tfnlp.cli import parse_args, recipe_parser, run_recipe
 from tfnlp.data import load_dataset
 from tfnlp.data.tagging import encode_tags, read_tagged, tag_names, tagged_dataset
 from tfnlp.errors import ConfigError
-from tfnlp.export.isolated import export_onnx_in_subprocess
-from tfnlp.export.saved_model import export_saved_model
-from tfnlp.export.saving import save_model
+from tfnlp.export.bundle import export_run_models
 from tfnlp.metrics.entities import entity_metrics, entity_table
 from tfnlp.models.token_classifier import EncoderTokenClassifier, TokenClassificationPipeline
 from tfnlp.runs import RunDir
-from tfnlp.training import fit, get_strategy
+from tfnlp.training import fit, recipe_strategy
 
 FAST_SIZES = {"train": 1000, "validation": 200, "test": 200}
 SPLITS = ("train", "validation", "test")
@@ -85,13 +82,6 @@ def evaluate(pipeline, frames, label_names, run):
     return results
 
 
-def export(tagger, run):
-    save_model(tagger, run.path / "model.keras")
-    export_saved_model(tagger, run.path / "saved_model")
-    # tf2onnx peaks at several GB above this process, which keeps what TensorFlow allocated: a child returns it.
-    export_onnx_in_subprocess(run.path / "model.keras", run.path / "onnx" / "model.onnx")
-
-
 def main(argv=None):
     args = parse_args(build_parser(), argv)
     if args.fast:
@@ -103,7 +93,7 @@ def main(argv=None):
     print(f"Run folder: {run.path}")
     print({split: len(frame) for split, frame in frames.items()}, "tags:", label_names)
 
-    with get_strategy(args.strategy).scope():  # variables made here are mirrored over the replicas
+    with recipe_strategy(args.strategy, run).scope():  # variables made here are mirrored over the replicas
         tagger = EncoderTokenClassifier.from_preset(args.model, label_names, sequence_length=args.max_length)
         history = finetune(tagger, frames, args, run)
     pipeline = TokenClassificationPipeline(tagger)
@@ -112,10 +102,10 @@ def main(argv=None):
     entities = pipeline(args.text)
     run.save_metrics({"custom_text": {"text": args.text, "entities": entities}})
     print("Custom text:", entities)
-    export(tagger, run)
-    print(f"Saved model.keras, saved_model/, onnx/, metrics.json and plots/ in {run.path}")
+    export_run_models(tagger, run.path)
+    print(f"Saved model.keras, saved_model/, saved_model_token_ids/, onnx/, metrics.json and plots/ in {run.path}")
     return run
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    run_recipe(main)

@@ -10,25 +10,22 @@ a trained reader (--model <run folder or .keras file>) or after training.
 """
 
 import json
-import sys
 import time
 from pathlib import Path
 
 import keras
 
 from tfnlp import plots
-from tfnlp.cli import parse_args, recipe_parser
+from tfnlp.cli import parse_args, recipe_parser, run_recipe
 from tfnlp.data.qa import load_qa_data, split_by_article
 from tfnlp.errors import ConfigError
-from tfnlp.export.atomic import atomic_path
-from tfnlp.export.isolated import export_onnx_in_subprocess
-from tfnlp.export.saved_model import export_saved_model
-from tfnlp.export.saving import save_model
+from tfnlp.export.bundle import export_run_models
+from tfnlp.export.saving import load_trained_model
 from tfnlp.metrics.squad import question_type, squad_scores, squad_scores_by_group
 from tfnlp.models.question_answering import QuestionAnswerer
 from tfnlp.runs import RunDir, write_json
 from tfnlp.serving.qa_pipeline import QuestionAnsweringPipeline
-from tfnlp.training import fit
+from tfnlp.training import fit, recipe_strategy
 
 FAST = {"train_articles": 4, "eval_articles": 2, "max_train_questions": 300, "max_eval_questions": 100}
 
@@ -61,10 +58,9 @@ def build_parser():
 def load_reader(args):
     """A trained reader (run folder or .keras file given as --model), or `None` for a preset."""
     path = Path(args.model)
-    model_file = path / "model.keras" if path.is_dir() else path
-    if model_file.suffix != ".keras" or not model_file.is_file():
-        return None
-    return keras.saving.load_model(model_file)
+    if (path / "model.keras").is_file() or path.suffix == ".keras":
+        return load_trained_model(path)
+    return None
 
 
 def read_questions(source, args):
@@ -116,22 +112,6 @@ def train(reader, train_frame, args, run):
             "history": {key: [float(v) for v in values] for key, values in history.history.items()}}
 
 
-def export(reader, args, run):
-    save_model(reader, run.path / "model.keras")
-    export_saved_model(reader, run.path / "saved_model")
-    if args.no_onnx:
-        return
-    # tf2onnx peaks at several GB above this process, which keeps what TensorFlow allocated: a child returns it.
-    export_onnx_in_subprocess(run.path / "model.keras", run.path / "onnx" / "model.onnx")
-    # The ONNX reader tokenizes outside the graph: keep the vocabulary beside it.
-    vocabulary = reader.tokenizer.get_vocabulary()
-    with atomic_path(run.path / "onnx" / "vocab.txt") as temporary:
-        Path(temporary).write_text("\n".join(vocabulary) + "\n", encoding="utf-8")
-    config = {"do_lower_case": reader.tokenizer.lowercase, "strip_accents": reader.tokenizer.strip_accents,
-              "max_length": reader.max_length, "stride": reader.stride}
-    write_json(run.path / "onnx" / "tokenizer_config.json", config)
-
-
 def answer(reader, args):
     context = args.context
     if context is None:
@@ -163,14 +143,20 @@ def main(argv=None):
     run.save_metrics({"questions": {"train": len(train_frame), "evaluate": len(eval_frame)},
                       "skipped_bad_answers": skipped})
 
-    if reader is None:
-        reader = QuestionAnswerer.from_preset(args.model, max_length=args.max_length, stride=args.stride)
-    else:
+    strategy = recipe_strategy(args.strategy, run)
+    trained_before = reader is not None
+    with strategy.scope():  # variables made here are mirrored over the replicas
+        if reader is None:
+            reader = QuestionAnswerer.from_preset(args.model, max_length=args.max_length, stride=args.stride)
+        elif args.strategy != "default":
+            reader = load_reader(args)  # again, inside the scope
+    if trained_before:
         before, _ = evaluate(reader, eval_frame, args)
         run.save_metrics({"before_training": before})
         print(f"Before training: EM {before['exact_match']:.3f}  F1 {before['f1']:.3f}")
     if args.epochs > 0:
-        run.save_metrics({"training": train(reader, train_frame, args, run)})
+        with strategy.scope():
+            run.save_metrics({"training": train(reader, train_frame, args, run)})
     scores, predictions = evaluate(reader, eval_frame, args)
     write_json(run.path / "predictions.json", predictions)
     run.save_metrics({"evaluate": scores})
@@ -179,10 +165,11 @@ def main(argv=None):
     print(f"Evaluation (held-out): EM {scores['exact_match']:.3f}  F1 {scores['f1']:.3f}  ({scores['count']} questions)")
     if args.question:
         run.save_metrics({"answer": {"question": args.question, **answer(reader, args)}})
-    export(reader, args, run)
-    print(f"Saved model.keras, saved_model/, onnx/, metrics.json, predictions.json and split.json in {run.path}")
+    export_run_models(reader, run.path, onnx=not args.no_onnx)
+    print(f"Saved model.keras, saved_model/, saved_model_token_ids/, onnx/, metrics.json, predictions.json "
+          f"and split.json in {run.path}")
     return run
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    run_recipe(main)

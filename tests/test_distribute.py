@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -75,3 +76,34 @@ def test_unknown_strategy_and_bad_tf_config_are_clear(monkeypatch):
     monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": {"worker": ["a:1"]}, "task": {"type": "worker", "index": 3}}))
     with pytest.raises(ConfigError, match="must name one of the 1 workers"):
         get_strategy("multi-worker")
+
+
+RECIPE_WORKER = textwrap.dedent(
+    """
+    import sys
+    import tensorflow as tf
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    from recipes import squad
+    squad.main(sys.argv[1:])
+    """
+)
+
+
+def test_a_recipe_trains_under_the_mirrored_strategy_on_two_devices(tmp_path, trainable_bert_dir):
+    import pandas as pd
+
+    context = "the movie was bad today. i feel sad, it was good and not awful."
+    rows = [("what was it?", context, "good"), ("how do i feel?", context, "sad")] * 4
+    pd.DataFrame(rows, columns=["question", "context", "answer"]).to_csv(tmp_path / "qa.csv", index=False)
+    script = tmp_path / "recipe_worker.py"
+    script.write_text(RECIPE_WORKER)
+    args = ["--model", str(trainable_bert_dir), "--data", str(tmp_path / "qa.csv"), "--eval-data",
+            str(tmp_path / "qa.csv"), "--no-onnx", "--epochs", "1", "--batch-size", "4", "--max-length", "32",
+            "--stride", "8", "--output-dir", str(tmp_path), "--name", "run", "--strategy", "mirrored"]
+    result = subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True, timeout=600,
+                            cwd=str(Path(__file__).parents[1]))
+    assert result.returncode == 0, result.stderr[-3000:]
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["strategy"] == {"name": "mirrored", "replicas": 2}
+    assert metrics["training"]["windows"] == 8 and 0 <= metrics["evaluate"]["f1"] <= 1

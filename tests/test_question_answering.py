@@ -95,7 +95,7 @@ def test_saved_model_token_id_signature_matches_keras(trained, tmp_path):
     path = export_saved_model(model, tmp_path / "saved_model")
     served = tf.saved_model.load(str(path))
     (indices, inputs), *_ = features.batches(batch_size=4)
-    outputs = served.signatures["serving_default"](**{name: tf.constant(inputs[name]) for name in MODEL_INPUTS})
+    outputs = served.signatures["token_ids"](**{name: tf.constant(inputs[name]) for name in MODEL_INPUTS})
     expected = model({name: tf.constant(inputs[name]) for name in MODEL_INPUTS}, training=False)
     np.testing.assert_allclose(outputs["start_logits"].numpy(), expected["start_logits"].numpy(), atol=1e-5)
     window = served.signatures["window_config"]()

@@ -6,14 +6,19 @@ import pytest
 import tensorflow as tf
 import tensorflow_text  # noqa: F401  (registers the tokenizer ops of the raw-string signatures)
 
+from tfnlp.errors import DataError
+from tfnlp.export.bundle import export_run_models
 from tfnlp.export.onnx import export_onnx
 from tfnlp.export.saved_model import export_saved_model
 from tfnlp.models.regressor import EncoderRegressor
 from tfnlp.models.token_classifier import EncoderTokenClassifier, TokenClassificationPipeline
+from tfnlp.serving.onnx_pipeline import OnnxTextRegressionPipeline, OnnxTokenClassificationPipeline
 
 FIRST = ["i feel happy", "the movie was really good !", "so sad"]
 SECOND = ["i feel sad", "a bad movie", "so very sad today"]
 WORDS = [["i", "feeling", "happy"], ["the", "movies", "was", "good", "today"]]
+# 18 words of 1-2 pieces: the last ones get no piece within 16 tokens and are tagged "O".
+LONG_SENTENCE = "the movies was really good and i feeling happy , so very not sad today ! really great".split()
 TAGS = ["O", "B-EMO", "I-EMO"]
 
 
@@ -65,3 +70,34 @@ def test_token_classifier_exports(tagger, tmp_path):
     onnx_logits = _onnx_outputs(export_onnx(tagger, tmp_path / "model.onnx"), inputs)["logits"]
     assert onnx_logits.shape == expected.shape
     np.testing.assert_allclose(onnx_logits, expected, atol=1e-4)
+
+
+def test_run_folder_exports_serve_the_same_tags_with_onnx_runtime(tagger, tmp_path):
+    paths = export_run_models(tagger, tmp_path)
+    assert {path.name for path in tmp_path.iterdir()} >= {"model.keras", "saved_model", "saved_model_token_ids", "onnx"}
+    assert {"model.onnx", "model.int8.onnx", "vocab.txt", "tokenizer_config.json"} <= set(
+        path.name for path in (tmp_path / "onnx").iterdir())
+    sentences = WORDS + [LONG_SENTENCE, ["café", "ungoodly"], []]
+    keras_pipeline = TokenClassificationPipeline(tagger)
+    onnx_pipeline = OnnxTokenClassificationPipeline(paths["onnx"])  # tokenizer and max_length from the folder
+    assert onnx_pipeline.max_length == 16 and onnx_pipeline.label_names == TAGS
+    expected = keras_pipeline.word_probabilities(sentences, batch_size=2)
+    served = onnx_pipeline.word_probabilities(sentences, batch_size=2)
+    for keras_one, onnx_one in zip(expected, served):
+        np.testing.assert_allclose(onnx_one, keras_one, atol=1e-4)
+    cut = [row[tagger.outside_id] for row in expected[2][-3:]]
+    assert cut == [1.0, 1.0, 1.0], "words past the sequence length are 'O' with certainty"
+    text = "the movies was really good today"
+    assert [e["entity_group"] for e in onnx_pipeline(text)] == [e["entity_group"] for e in keras_pipeline(text)]
+
+
+def test_run_folder_exports_serve_the_same_scores_with_onnx_runtime(regressor, tmp_path):
+    paths = export_run_models(regressor, tmp_path, int8=False)
+    long_first = " ".join(LONG_SENTENCE)  # the pair is cut longest-first to 16 tokens, as the preprocessor cuts it
+    first, second = FIRST + [long_first, "so sad"], SECOND + ["i feel happy", long_first]
+    scorer = OnnxTextRegressionPipeline(paths["onnx"])
+    np.testing.assert_allclose(scorer.predict_scores(first, second, batch_size=2),
+                               regressor.predict_scores(first, second), atol=1e-4)
+    assert scorer.predict_scores([], []).shape == (0,)
+    with pytest.raises(DataError, match="2 texts but 1 text pairs"):
+        scorer.predict_scores(["a", "b"], ["c"])

@@ -7,9 +7,10 @@ the option names with `_` or `-`); options on the command line win over the file
 import argparse
 import difflib
 import json
+import sys
 from pathlib import Path
 
-from tfnlp.errors import ConfigError
+from tfnlp.errors import ConfigError, TfnlpError
 
 STRATEGIES = ("default", "mirrored", "multi-worker")  # tfnlp.training.distribute.get_strategy
 
@@ -76,3 +77,15 @@ def parse_args(parser, argv=None):
                 raise ConfigError(f"{first.config}: unknown option {key!r}.{hint}")
         parser.set_defaults(**values)
     return parser.parse_args(argv)
+
+
+def run_recipe(main):
+    """Run a recipe's `main(argv)` as a command: a tfnlp error (bad input or option) prints
+    its message (what, where, how to fix) without a traceback and exits with status 2, as
+    argparse does for a bad option; any other exception is a bug and keeps its traceback.
+    """
+    try:
+        main(sys.argv[1:])
+    except TfnlpError as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)

@@ -126,6 +126,37 @@ def read_qa_table(path, question="question", context="context", answer="answer",
     return _checked(pd.DataFrame(rows), path, skip_mismatches)
 
 
+def write_squad_json(frame, path, title="questions"):
+    """Write questions in `read_squad`'s layout as a SQuAD-format JSON file (v2.0 when some have no answer).
+
+    Rows are grouped into articles by `title` (`title` for rows without one)
+    and into paragraphs by `context`; the file is written atomically. With
+    `read_qa_table` this converts any question/context/answer table to SQuAD.
+
+    Example:
+    >>> write_squad_json(read_qa_table("faq.csv"), "faq.json")  # doctest: +SKIP
+    PosixPath('faq.json')
+    """
+    from tfnlp.runs import write_json
+
+    articles = {}
+    for row in frame.to_dict("records"):
+        paragraphs = articles.setdefault(row.get("title") or title, {})
+        answers = row["answers"]
+        paragraphs.setdefault(row["context"], []).append({
+            "id": str(row.get("id", len(paragraphs))),
+            "question": row["question"],
+            "answers": [{"text": text, "answer_start": int(start)}
+                        for text, start in zip(answers["text"], answers["answer_start"])],
+            **({} if len(answers["text"]) else {"is_impossible": True}),  # SQuAD 2.0's marker
+        })
+    unanswerable = any(not question["answers"] for paragraphs in articles.values()
+                       for qas in paragraphs.values() for question in qas)
+    data = [{"title": name, "paragraphs": [{"context": context, "qas": qas} for context, qas in paragraphs.items()]}
+            for name, paragraphs in articles.items()]
+    return write_json(Path(path), {"version": "v2.0" if unanswerable else "1.1", "data": data})
+
+
 def _checked(frame, path, skip_mismatches):
     frame, skipped = check_answers(frame, path, skip_mismatches)
     frame.attrs["skipped_answers"] = skipped

@@ -14,11 +14,9 @@ from tfnlp.errors import TfnlpError
 
 _EXPORT = """
 import sys
-import keras
-import tfnlp.models.classifier, tfnlp.models.encoders, tfnlp.models.question_answering  # register tfnlp's classes
-import tfnlp.models.regressor, tfnlp.models.token_classifier
 from tfnlp.export.onnx import export_onnx, quantize_dynamic_int8
-path = export_onnx(keras.saving.load_model(sys.argv[1]), sys.argv[2])
+from tfnlp.export.saving import load_trained_model
+path = export_onnx(load_trained_model(sys.argv[1]), sys.argv[2])
 if sys.argv[3] == "int8":
     quantize_dynamic_int8(path)
 """

@@ -5,7 +5,9 @@ Signatures of a classifier:
   `probabilities`: tokenization runs in the graph (tensorflow-text ops, so the
   server or loader must `import tensorflow_text`).
 - `token_ids(token_ids, padding_mask, segment_ids: int32[batch, seq])` ->
-  `logits`, `probabilities`: for servers built without tensorflow-text.
+  `logits`, `probabilities`: for clients that tokenize themselves. A server
+  built without tensorflow-text ops cannot load a graph that holds them: give
+  it the export made with `raw_strings=False`.
 - `label_names()` -> the class names, in label-id order.
 
 Other tasks (`EncoderRegressor`, `EncoderTokenClassifier`) name their own
@@ -17,17 +19,20 @@ import keras
 import tensorflow as tf
 
 from tfnlp.export.atomic import atomic_path
-from tfnlp.export.saving import without_optimizer
 
 TOKEN_INPUTS = ("token_ids", "padding_mask", "segment_ids")
 
 
-def export_saved_model(classifier, path):
+def export_saved_model(classifier, path, raw_strings=True):
     """Write `classifier` (an `EncoderClassifier` with a preprocessor) as a SavedModel.
 
     A model with a `serving_endpoints()` method (name -> `(function,
     input_signature)`) is exported with those endpoints instead; only
     endpoints that take strings need a preprocessor.
+    With `raw_strings=False` only the endpoints on token ids are written (the
+    `token_ids` one is then also `serving_default`): the graph holds no
+    tensorflow-text op, so it loads in a server built without them (a graph
+    that holds one does not load there at all, whichever signature is asked for).
     The directory is written under a temporary name and renamed at the end, so an
     existing export at `path` survives a failed one.
 
@@ -42,20 +47,30 @@ def export_saved_model(classifier, path):
         endpoints = classifier.serving_endpoints()
     else:
         endpoints = _classifier_endpoints(classifier)
-    takes_text = any(spec.dtype == tf.string for _, signature in endpoints.values() for spec in signature)
-    if takes_text and classifier.preprocessor is None:
+    if not raw_strings:
+        endpoints = {name: endpoint for name, endpoint in endpoints.items() if not _takes_text(endpoint)}
+        endpoints["serving_default"] = endpoints["token_ids"]
+    has_tokenizer = getattr(classifier, "preprocessor", None) is not None or getattr(classifier, "tokenizer", None)
+    if any(map(_takes_text, endpoints.values())) and not has_tokenizer:
         raise ValueError(
             "The classifier has no preprocessor, so a raw-string signature cannot be "
-            "built: attach one (e.g. `classifier.preprocessor = load_preprocessor(preset)`)."
+            "built: attach one (e.g. `classifier.preprocessor = load_preprocessor(preset)`), "
+            "or export the token-id signatures alone with `raw_strings=False`."
         )
-    with without_optimizer(classifier):  # serving needs no optimizer state
-        archive = keras.export.ExportArchive()
-        archive.track(classifier)
+    # No `archive.track(model)`: the endpoints track the variables they use, and
+    # tracking the model too would save every weight twice (Keras' variables
+    # beside their TensorFlow values).
+    archive = keras.export.ExportArchive()
     for name, (function, input_signature) in endpoints.items():
         archive.add_endpoint(name, function, input_signature=input_signature)
     with atomic_path(path) as temporary:
         archive.write_out(str(temporary), verbose=False)
     return path
+
+
+def _takes_text(endpoint):
+    _, input_signature = endpoint
+    return any(spec.dtype == tf.string for spec in input_signature)
 
 
 def _classifier_endpoints(classifier):

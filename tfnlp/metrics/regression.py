@@ -19,7 +19,7 @@ def _as_scores(values, name):
         row = int(np.argmin(np.isfinite(array)))
         raise DataError(
             f"{name}[{row}] is {array[row]}, not a finite number",
-            hint=f"remove or fill the rows without a score before computing correlations",
+            hint="remove or fill the rows without a score before computing correlations",
         )
     return array
 

@@ -26,7 +26,6 @@ from keras import ops
 
 from tfnlp.errors import ConfigError, DataError
 from tfnlp.export.atomic import atomic_path
-from tfnlp.export.saving import without_optimizer
 from tfnlp.serving.word_pipeline import KEEP, LINE_BREAKS, STANDARDIZATION
 
 LOSS = "binary_crossentropy"
@@ -205,6 +204,9 @@ def export_bilstm_saved_model(model, path, label_names=("neg", "pos")):
 
     `probability` is P(positive); `label` the more likely class name and
     `score` its probability. Needs only TensorFlow to load (no tensorflow-text).
+    Also `token_ids(token_ids: int64[batch, steps])` -> the same outputs, for
+    clients that vectorize themselves (`word_tokenizer`; id 0 is padding), and
+    `label_names()`.
 
     Example:
     >>> export_bilstm_saved_model(model, "saved_models/imdb/saved_model")  # doctest: +SKIP
@@ -213,8 +215,8 @@ def export_bilstm_saved_model(model, path, label_names=("neg", "pos")):
     """
     names = tf.constant(list(label_names))
 
-    def serve_text(text):
-        positive = tf.reshape(model(text, training=False), [-1])
+    def outputs(probability):
+        positive = tf.reshape(probability, [-1])
         is_positive = positive >= 0.5
         return {
             "label": tf.gather(names, tf.cast(is_positive, tf.int32)),
@@ -222,11 +224,20 @@ def export_bilstm_saved_model(model, path, label_names=("neg", "pos")):
             "probability": positive,
         }
 
-    with without_optimizer(model):
-        archive = keras.export.ExportArchive()
-        archive.track(model)
+    def serve_text(text):
+        return outputs(model(text, training=False))
+
+    def serve_token_ids(token_ids):
+        return outputs(token_model(model)({"token_ids": token_ids}, training=False))
+
+    # Track the vocabulary's lookup table, not the whole model: that would save every weight twice.
+    archive = keras.export.ExportArchive()
+    archive.track(model.get_layer("vectorizer"))
     archive.add_endpoint("serving_default", serve_text,
                          input_signature=[tf.TensorSpec([None], tf.string, name="text")])
+    archive.add_endpoint("token_ids", serve_token_ids,
+                         input_signature=[tf.TensorSpec([None, None], tf.int64, name="token_ids")])
+    archive.add_endpoint("label_names", lambda: {"label_names": names}, input_signature=[])
     with atomic_path(path) as temporary:
         archive.write_out(str(temporary), verbose=False)
     return path

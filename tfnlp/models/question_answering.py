@@ -151,23 +151,28 @@ class QuestionAnswerer(keras_hub.models.Task):
     def serving_endpoints(self):
         """SavedModel endpoints: name -> (function, input signature); see `export_saved_model`.
 
-        `serving_default` and `token_ids` (the same function): `token_ids,
-        padding_mask, segment_ids` (int32 `[batch, seq]`) -> `start_logits`,
-        `end_logits`; `window_config()` -> `max_length`, `stride`. There is no
-        raw-string signature: one context can give several windows, and the
-        answer's character offsets come from the offset mapping of the fast
-        tokenizer, which the in-graph tokenizer does not give; clients window
-        with `qa_features` and decode with `decode_answers`.
+        `serving_default(question, context)` (strings `[batch]`) -> `answer`,
+        `score`, `start`, `end` (character offsets in the context, `end`
+        exclusive): tokenization, windows and span decoding run in the graph
+        (`tfnlp.models.qa_serving`), with the answers of
+        `QuestionAnsweringPipeline`. `token_ids(token_ids, padding_mask,
+        segment_ids)` (int32 `[windows, seq]`) -> `start_logits`,
+        `end_logits`, for clients that window with `qa_features` and decode
+        with `decode_answers`; `window_config()` -> `max_length`, `stride`.
         """
+        from tfnlp.models.qa_serving import answer_endpoint
 
         def span_logits(token_ids, padding_mask, segment_ids):
             inputs = {"token_ids": token_ids, "padding_mask": padding_mask, "segment_ids": segment_ids}
             outputs = self(inputs, training=False)
             return {"start_logits": outputs["start_logits"], "end_logits": outputs["end_logits"]}
 
-        token_ids = (span_logits, [tf.TensorSpec([None, None], tf.int32, name=name) for name in MODEL_INPUTS])
         window = {"max_length": tf.constant(self.max_length), "stride": tf.constant(self.stride)}
-        return {"serving_default": token_ids, "token_ids": token_ids, "window_config": (lambda: window, [])}
+        return {
+            "serving_default": answer_endpoint(self),
+            "token_ids": (span_logits, [tf.TensorSpec([None, None], tf.int32, name=name) for name in MODEL_INPUTS]),
+            "window_config": (lambda: window, []),
+        }
 
     def get_compile_config(self):
         # `compile()` runs with the defaults on construction, so a reloaded

@@ -10,11 +10,11 @@ a word is read at its first piece; a word whose pieces were cut by
 
 import keras
 import keras_hub
-import numpy as np
 import tensorflow as tf
 
 from tfnlp.errors import ConfigError
 from tfnlp.models.encoders import load_encoder, load_tokenizer
+from tfnlp.serving.tagging import WordTagging
 
 IGNORE_LABEL = -100
 TOKEN_INPUTS = ("token_ids", "padding_mask", "segment_ids")
@@ -296,7 +296,7 @@ class EncoderTokenClassifier(keras_hub.models.Task):
         return config
 
 
-class TokenClassificationPipeline:
+class TokenClassificationPipeline(WordTagging):
     """Tag words with an `EncoderTokenClassifier`; one compiled function per batch shape.
 
     Example:
@@ -314,58 +314,5 @@ class TokenClassificationPipeline:
             lambda words: self.model.word_probabilities(words)[0], reduce_retracing=True, autograph=False
         )
 
-    def word_probabilities(self, sentences, batch_size=64):
-        """Per sentence (in input order), an array `(num_words, num_tags)` of tag probabilities."""
-        sentences = [list(words) for words in sentences]
-        # Batches of similar lengths pad little; results go back to input order.
-        order = sorted(range(len(sentences)), key=lambda index: len(sentences[index]))
-        results = [None] * len(sentences)
-        for start in range(0, len(order), batch_size):
-            indices = order[start : start + batch_size]
-            batch = tf.ragged.constant([sentences[i] for i in indices], dtype=tf.string, ragged_rank=1)
-            probabilities = self._forward(batch).numpy()
-            for row, index in enumerate(indices):
-                results[index] = probabilities[row, : len(sentences[index])]
-        return results
-
-    def tag(self, sentences, batch_size=64):
-        """The tag of each word, per sentence (lists of word lists in, lists of tags out)."""
-        return [
-            [self.label_names[i] for i in probabilities.argmax(axis=-1)]
-            for probabilities in self.word_probabilities(sentences, batch_size)
-        ]
-
-    def __call__(self, text):
-        """Entities in a text split at whitespace: `[{"entity_group", "word", "start", "end", "score"}]`.
-
-        `start`/`end` are character offsets in `text`; the score is the mean of
-        the entity's word scores.
-        """
-        from tfnlp.metrics.entities import entity_spans
-
-        words, offsets = _whitespace_words(text)
-        if not words:
-            return []
-        probabilities = self.word_probabilities([words])[0]
-        tags = [self.label_names[i] for i in probabilities.argmax(axis=-1)]
-        scores = probabilities.max(axis=-1)
-        return [
-            {
-                "entity_group": kind,
-                "word": text[offsets[first][0] : offsets[last - 1][1]],
-                "start": offsets[first][0],
-                "end": offsets[last - 1][1],
-                "score": float(np.mean(scores[first:last])),
-            }
-            for kind, first, last in entity_spans(tags)
-        ]
-
-
-def _whitespace_words(text):
-    words, offsets, position = [], [], 0
-    for word in text.split():
-        start = text.index(word, position)
-        position = start + len(word)
-        words.append(word)
-        offsets.append((start, position))
-    return words, offsets
+    def _batch_word_probabilities(self, sentences):
+        return self._forward(tf.ragged.constant(sentences, dtype=tf.string, ragged_rank=1)).numpy()

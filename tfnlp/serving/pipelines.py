@@ -10,6 +10,7 @@ import tempfile
 import numpy as np
 import tensorflow as tf
 
+from tfnlp.errors import DataError
 from tfnlp.export.saving import save_model
 from tfnlp.serving.results import classification_results
 
@@ -96,7 +97,7 @@ class SavedModelPipeline(ClassificationPipeline):
         import tensorflow_text  # noqa: F401  (registers the tokenizer ops the graph uses)
 
         self.path = os.fspath(path)
-        self.model = tf.saved_model.load(self.path)
+        self.model = load_saved_model(self.path)
         self._serve = self.model.signatures["serving_default"]
         names = self.model.signatures["label_names"]()["label_names"].numpy()
         self.label_names = [name.decode() for name in names]
@@ -107,3 +108,15 @@ class SavedModelPipeline(ClassificationPipeline):
     def size_mb(self):
         """Size in MiB of the SavedModel folder."""
         return path_size_mb(self.path)
+
+
+def load_saved_model(path):
+    """`tf.saved_model.load(path)`, with a `DataError` that names the folder when it is missing or unreadable."""
+    if not os.path.isfile(os.path.join(path, "saved_model.pb")):
+        raise DataError("No SavedModel here (no saved_model.pb).", path=path,
+                        hint="pass the saved_model/ folder of a run, written by `export_saved_model`.")
+    try:
+        return tf.saved_model.load(path)
+    except Exception as error:  # truncated variables, a foreign graph, missing ops: one remedy
+        raise DataError(f"The SavedModel cannot be loaded ({type(error).__name__}: {str(error)[:300]}).",
+                        path=path, hint="export it again with `tfnlp.export.saved_model.export_saved_model`.") from error

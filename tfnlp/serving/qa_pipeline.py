@@ -81,20 +81,23 @@ class OnnxQuestionAnswerer:
     Args:
         onnx_path: the `.onnx` file.
         tokenizer: the vocabulary (`vocab.txt`, `tokenizer.json` or their
-            folder, for `load_fast_tokenizer`) or a `tokenizers.Tokenizer`.
-        max_length, stride: the windows the reader was trained with.
+            folder, for `load_fast_tokenizer`) or a `tokenizers.Tokenizer`;
+            `None`: the ONNX file's folder (where `export_run_models` writes it).
+        max_length, stride: the windows the reader was trained with; `None`:
+            those in the `tokenizer_config.json` beside the ONNX file, else 384
+            and 128.
         intra_op_num_threads: threads per operator; `None`: ONNX Runtime's choice.
 
     Example:
-    >>> reader = OnnxQuestionAnswerer("run/onnx/model.onnx", "run/onnx")  # doctest: +SKIP
+    >>> reader = OnnxQuestionAnswerer("run/onnx/model.onnx")  # doctest: +SKIP
     >>> QuestionAnsweringPipeline(reader)("Who wrote it?", "Ann wrote it.")  # doctest: +SKIP
     """
 
-    def __init__(self, onnx_path, tokenizer, max_length=384, stride=128, intra_op_num_threads=None):
+    def __init__(self, onnx_path, tokenizer=None, max_length=None, stride=None, intra_op_num_threads=None):
         from tokenizers import Tokenizer
 
         from tfnlp.serving.fast_tokenizer import load_fast_tokenizer
-        from tfnlp.serving.onnx_pipeline import _inference_session
+        from tfnlp.serving.onnx_pipeline import _inference_session, exported_settings
 
         if not os.path.isfile(os.fspath(onnx_path)):
             raise DataError("No ONNX model here.", path=onnx_path,
@@ -106,8 +109,13 @@ class OnnxQuestionAnswerer:
                 f"{onnx_path} has the outputs {sorted(outputs)}, not {list(_OUTPUTS)}: export a QuestionAnswerer."
             )
         self._input_types = {spec.name: spec.type for spec in self.session.get_inputs()}
-        self._tokenizer = tokenizer if isinstance(tokenizer, Tokenizer) else load_fast_tokenizer(tokenizer, max_length)
-        self.max_length, self.stride = max_length, stride
+        folder = os.path.dirname(os.fspath(onnx_path))
+        windows = exported_settings(folder)
+        self.max_length = windows.get("max_length", 384) if max_length is None else max_length
+        self.stride = windows.get("stride", 128) if stride is None else stride
+        if not isinstance(tokenizer, Tokenizer):
+            tokenizer = load_fast_tokenizer(folder if tokenizer is None else tokenizer, self.max_length)
+        self._tokenizer = tokenizer
 
     def fast_tokenizer(self):
         return self._tokenizer
@@ -123,3 +131,4 @@ class OnnxQuestionAnswerer:
                 size = len(features.token_ids[window])
                 starts[window], ends[window] = start[row, :size], end[row, :size]
         return starts, ends
+

@@ -84,13 +84,13 @@ class OnnxWordPipeline:
     """
 
     def __init__(self, onnx_path, vocabulary, sequence_length=150, keep="first", label_names=("neg", "pos")):
-        import onnxruntime
+        from tfnlp.serving.onnx_pipeline import _inference_session
 
         self.onnx_path = os.fspath(onnx_path)
         if not os.path.isfile(self.onnx_path):
             raise DataError("No ONNX model here.", path=self.onnx_path,
                             hint="export one with `tfnlp.models.bilstm.export_bilstm_onnx(model, path)`.")
-        self.session = onnxruntime.InferenceSession(self.onnx_path, providers=["CPUExecutionProvider"])
+        self.session = _inference_session(self.onnx_path)
         self.input_name = self.session.get_inputs()[0].name
         self.tokenizer = word_tokenizer(vocabulary, sequence_length, keep)
         self.label_names = list(label_names)

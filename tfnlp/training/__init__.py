@@ -1,7 +1,7 @@
 """Training: `fit` with tfnlp's defaults, optimizers and schedules, callbacks."""
 
 from tfnlp.training.callbacks import BestCheckpoint, ShuffleEpoch, StopOnNaN, TrainingError, standard_callbacks
-from tfnlp.training.distribute import STRATEGIES, get_strategy
+from tfnlp.training.distribute import STRATEGIES, get_strategy, recipe_strategy
 from tfnlp.training.distiller import Distiller
 from tfnlp.training.fit import count_batches, fit
 from tfnlp.training.optimizers import WarmupLinearDecay, adamw

@@ -116,6 +116,16 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
                 np.savez(file, **{path: np.asarray(v) for path, v in self._seed_states().items()})
         super()._save_model()
 
+    def on_train_begin(self, logs=None):
+        try:  # Keras falls back to the previous copy itself when the latest is unreadable
+            super().on_train_begin(logs)
+        except Exception as error:  # both unreadable: say which folder, and keep it for inspection
+            raise TrainingError(
+                f"The training backup in {self.backup_dir} cannot be read ({type(error).__name__}: "
+                f"{str(error)[:300]}). Delete that folder to train this run from the start (its best "
+                "checkpoint and logs stay), or start a new run without --resume."
+            ) from error
+
     def _load_model(self):
         super()._load_model()
         if self._seeds_path.is_file():

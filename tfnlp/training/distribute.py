@@ -27,8 +27,10 @@ def get_strategy(name="default", devices=None):
         name: `"default"` (one device, no distribution), `"mirrored"` (every
             local GPU, or `devices`) or `"multi-worker"` (every worker named in
             `TF_CONFIG`, each with its local devices).
-        devices: for `"mirrored"`, the devices to use, e.g. `["/cpu:0", "/cpu:1"]`;
-            default all local GPUs (the CPU when there is none).
+        devices: for `"mirrored"`, the devices to use, e.g. `["/gpu:0", "/gpu:1"]`;
+            default every local GPU, or when there is none every logical CPU
+            device (one, unless configured with
+            `tf.config.set_logical_device_configuration`).
 
     Returns:
         A `tf.distribute.Strategy`.
@@ -38,9 +40,18 @@ def get_strategy(name="default", devices=None):
     if name == "default":
         return tf.distribute.get_strategy()
     if name == "mirrored":
+        if devices is None:
+            devices = [d.name for d in tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")]
         return tf.distribute.MirroredStrategy(devices=devices)
     _check_tf_config()
     return tf.distribute.MultiWorkerMirroredStrategy()
+
+
+def recipe_strategy(name, run):
+    """`get_strategy(name)`, with its name and replica count recorded in the run's metrics.json."""
+    strategy = get_strategy(name)
+    run.save_metrics({"strategy": {"name": name, "replicas": strategy.num_replicas_in_sync}})
+    return strategy
 
 
 def _check_tf_config():
