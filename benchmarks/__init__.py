@@ -208,3 +208,27 @@ def save_json(path, data):
     from tfnlp.runs import write_json
 
     return write_json(path, data)
+
+
+def finish_report(report, watch, **fields):
+    """`report` with `fields`, the load at the end and what other processes used during the run."""
+    report.update(**fields, load_average_at_end=load_average(), others_cores=watch.total_cores(),
+                  other_processes=watch.busiest())
+    return report
+
+
+def print_load(report):
+    """The lines every benchmark prints after its table: the load, and the other processes' share."""
+    print("load average at start/end:", report["machine"]["load_average_at_start"], report["load_average_at_end"])
+    print(f"other processes used {report['others_cores']} cores on average; busiest:",
+          report["other_processes"] or "none above 0.05")
+
+
+def benchmark_main(parse_args, run, print_report, name, argv=None):
+    """Parse, run, print and save one benchmark (`saved_models/benchmarks/<name>-<time>.json` by default)."""
+    args = parse_args(argv)
+    report = run(args)
+    print_report(report)
+    path = save_json(args.json or default_json_path(name), report)
+    print(f"Wrote {path}")
+    return report

@@ -29,13 +29,14 @@ import numpy as np
 
 from benchmarks import (
     OtherProcessesWatch,
+    benchmark_main,
     configure_threads,
-    default_json_path,
+    finish_report,
     format_table,
     load_average,
     machine_info,
+    print_load,
     rate_summary,
-    save_json,
     usable_cores,
 )
 
@@ -222,32 +223,23 @@ def run(args):
     runners, facts = build_runners(args, ids)
     seconds, conditions, outputs = measure(runners, args)
     rows = summarize(seconds, conditions, args.new_tokens)
-    report.update(
+    return finish_report(
+        report,
+        watch,
         facts={**facts, "same_tokens_as_torch": agreement(outputs)},
         results=rows,
         generation_seconds=seconds,
-        load_average_at_end=load_average(),
-        others_cores=watch.total_cores(),
-        other_processes=watch.busiest(),
     )
-    return report
 
 
 def print_report(report):
     print(format_table(report["results"], TABLE_COLUMNS))
     print("facts:", report["facts"])
-    print("load average at start/end:", report["machine"]["load_average_at_start"], report["load_average_at_end"])
-    print(f"other processes used {report['others_cores']} cores on average; busiest:",
-          report["other_processes"] or "none above 0.05")
+    print_load(report)
 
 
 def main(argv=None):
-    args = parse_args(argv)
-    report = run(args)
-    print_report(report)
-    path = save_json(args.json or default_json_path("decoding"), report)
-    print(f"Wrote {path}")
-    return report
+    return benchmark_main(parse_args, run, print_report, "decoding", argv)
 
 
 if __name__ == "__main__":

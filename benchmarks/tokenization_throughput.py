@@ -25,13 +25,14 @@ import numpy as np
 
 from benchmarks import (
     OtherProcessesWatch,
+    benchmark_main,
     configure_threads,
-    default_json_path,
+    finish_report,
     format_table,
     load_average,
     machine_info,
+    print_load,
     rate_summary,
-    save_json,
     usable_cores,
 )
 
@@ -223,17 +224,15 @@ def run(args):
     }
     seconds, conditions = measure(tokenizers_by_method, texts, args.rounds)
     rows = summarize(seconds, conditions, len(texts))
-    report.update(
+    return finish_report(
+        report,
+        watch,
         num_texts=len(texts),
         results=rows,
         ratios={f"{row['method']}/keras_hub_tf_data": row["ratio_to_keras_hub"] for row in rows[1:]},
         agreement=agreement(tokenizers_by_method, texts, args.check_size, args.seed),
         pass_seconds=seconds,
-        load_average_at_end=load_average(),
-        others_cores=watch.total_cores(),
-        other_processes=watch.busiest(),
     )
-    return report
 
 
 def print_report(report):
@@ -242,18 +241,11 @@ def print_report(report):
     print("token-id agreement:", report["agreement"]["identical"])
     for pair, example in report["agreement"]["first_mismatch"].items():
         print(f"  first mismatch {pair}: {example}")
-    print("load average at start/end:", report["machine"]["load_average_at_start"], report["load_average_at_end"])
-    print(f"other processes used {report['others_cores']} cores on average; busiest:",
-          report["other_processes"] or "none above 0.05")
+    print_load(report)
 
 
 def main(argv=None):
-    args = parse_args(argv)
-    report = run(args)
-    print_report(report)
-    path = save_json(args.json or default_json_path("tokenization"), report)
-    print(f"Wrote {path}")
-    return report
+    return benchmark_main(parse_args, run, print_report, "tokenization", argv)
 
 
 if __name__ == "__main__":

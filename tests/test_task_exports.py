@@ -13,6 +13,7 @@ from tfnlp.export.saved_model import export_saved_model
 from tfnlp.models.regressor import EncoderRegressor
 from tfnlp.models.token_classifier import EncoderTokenClassifier, TokenClassificationPipeline
 from tfnlp.serving.onnx_pipeline import OnnxTextRegressionPipeline, OnnxTokenClassificationPipeline
+from tfnlp.serving.tagging import text_words
 
 FIRST = ["i feel happy", "the movie was really good !", "so sad"]
 SECOND = ["i feel sad", "a bad movie", "so very sad today"]
@@ -59,6 +60,9 @@ def test_token_classifier_exports(tagger, tmp_path):
     tags = [[t.decode() for t in row[:n]] for row, n in zip(by_text["tags"].numpy(), by_text["num_words"].numpy())]
     assert tags == pipeline_tags
     assert by_text["tags"].numpy()[0, 3] == b""  # past the first sentence's words
+    glued = ["so good!", "Zürich, today"]  # punctuation splits off, as the pipelines split it
+    assert served.signatures["serving_default"](text=tf.constant(glued))["num_words"].numpy().tolist() == [
+        len(text_words(text)[0]) for text in glued] == [3, 3]
     padded = tf.ragged.constant(WORDS).to_tensor("")
     assert served.signatures["words"](words=padded)["tag_ids"].numpy().tolist() == by_text["tag_ids"].numpy().tolist()
     assert [n.decode() for n in served.signatures["label_names"]()["label_names"].numpy()] == TAGS

@@ -11,10 +11,11 @@ a word is read at its first piece; a word whose pieces were cut by
 import keras
 import keras_hub
 import tensorflow as tf
+import tensorflow_text as tf_text
 
 from tfnlp.errors import ConfigError
 from tfnlp.models.encoders import load_encoder, load_tokenizer
-from tfnlp.serving.tagging import WordTagging
+from tfnlp.serving.tagging import WORD_SPLIT, WORD_SPLIT_KEEP, WordTagging
 
 IGNORE_LABEL = -100
 TOKEN_INPUTS = ("token_ids", "padding_mask", "segment_ids")
@@ -250,7 +251,7 @@ class EncoderTokenClassifier(keras_hub.models.Task):
     def serving_endpoints(self):
         """SavedModel endpoints: name -> (function, input signature); see `export_saved_model`.
 
-        `serving_default(text)`: whitespace-separated words -> per word `tags`,
+        `serving_default(text)`: the words and punctuation marks (`text_words`) -> per word `tags`,
         `tag_ids`, `scores` (`[batch, max_words]`, "" / -1 / 0 past each
         sentence) and `num_words`; `words(words)`: the same for a padded
         `[batch, max_words]` string tensor ("" = no word); `token_ids(...)` ->
@@ -270,7 +271,7 @@ class EncoderTokenClassifier(keras_hub.models.Task):
             }
 
         def tag_text(text):
-            return tag_words(tf.strings.split(text))
+            return tag_words(tf_text.regex_split(text, WORD_SPLIT, WORD_SPLIT_KEEP))
 
         def tag_padded_words(words):
             return tag_words(tf.RaggedTensor.from_tensor(words, padding=""))

@@ -5,6 +5,8 @@ array `[batch, max_words, num_tags]` for one batch of word lists); `WordTagging`
 adds batching, `tag` and `__call__`, so both runtimes give the same results.
 """
 
+import re
+
 import numpy as np
 
 from tfnlp.metrics.entities import entity_spans
@@ -32,12 +34,15 @@ class WordTagging:
         ]
 
     def __call__(self, text):
-        """Entities in a text split at whitespace: `[{"entity_group", "word", "start", "end", "score"}]`.
+        """Entities in a text: `[{"entity_group", "word", "start", "end", "score"}]`.
+
+        The text is split into words and punctuation marks, as CoNLL-style
+        tagging data is tokenized (`text_words`).
 
         `start`/`end` are character offsets in `text`; the score is the mean of
         the entity's word scores.
         """
-        words, offsets = whitespace_words(text)
+        words, offsets = text_words(text)
         if not words:
             return []
         probabilities = self.word_probabilities([words])[0]
@@ -55,12 +60,19 @@ class WordTagging:
         ]
 
 
-def whitespace_words(text):
-    """The words of `text` split at whitespace, and their `(start, end)` character offsets."""
-    words, offsets, position = [], [], 0
-    for word in text.split():
-        start = text.index(word, position)
-        position = start + len(word)
-        words.append(word)
-        offsets.append((start, position))
-    return words, offsets
+# Runs of letters, digits and "_", or one other non-space character. `WORD_SPLIT` is the same split for
+# TensorFlow's RE2 (whose `\w` is ASCII only): the SavedModel's raw-string signature splits texts so.
+WORD_PATTERN = re.compile(r"\w+|[^\w\s]")
+WORD_SPLIT = r"\s+|[^\p{L}\p{N}_\s]"
+WORD_SPLIT_KEEP = r"[^\p{L}\p{N}_\s]"
+
+
+def text_words(text):
+    """The words and punctuation marks of `text`, and their `(start, end)` character offsets.
+
+    Example:
+    >>> text_words("the European Union.")
+    (['the', 'European', 'Union', '.'], [(0, 3), (4, 12), (13, 18), (18, 19)])
+    """
+    matches = list(WORD_PATTERN.finditer(text))
+    return [m.group() for m in matches], [m.span() for m in matches]
