@@ -77,9 +77,10 @@ def test_corrupt_or_missing_models_name_the_path_and_are_left_alone(classifier, 
 
 def test_a_corrupt_training_backup_is_a_clear_error_and_is_kept(tmp_path):
     keras.utils.set_random_seed(0)
-    model = keras.Sequential([keras.Input((), dtype="string"),
-                              keras.layers.TextVectorization(output_sequence_length=4, vocabulary=["a", "b"]),
-                              keras.layers.Embedding(4, 2), keras.layers.GlobalAveragePooling1D(), keras.layers.Dense(2)])
+    model = keras.Sequential([
+        keras.Input((), dtype="string"), keras.layers.TextVectorization(output_sequence_length=4, vocabulary=["a", "b"]),
+        keras.layers.Embedding(4, 2), keras.layers.GlobalAveragePooling1D(), keras.layers.Dense(2),
+    ])
     data = text_dataset(["a b", "b a", "a", "b"], [0, 1, 0, 1], batch_size=2)
     loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     backup = tmp_path / "run" / "backup"

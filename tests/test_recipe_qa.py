@@ -18,13 +18,20 @@ TOPICS = {
 }
 
 
+WORDS = ("good", "great", "sad", "awful")
+
+
+def first_answer(context):
+    """`[{"text", "answer_start"}]` of the first "it was <word>" in the context, or `[]` (no answer)."""
+    found = [{"text": word, "answer_start": context.index("it was " + word) + 7}
+             for word in WORDS if "it was " + word in context]
+    return found[:1]
+
+
 def squad_file(path):
-    articles = []
-    for title, paragraphs in TOPICS.items():
-        qas = lambda context, p: [{"id": f"{title}-{p}", "question": "what was it?",  # noqa: E731
-                                   "answers": [{"text": word, "answer_start": context.index("it was " + word) + 7}
-                                               for word in ("good", "great", "sad", "awful") if "it was " + word in context][:1]}]
-        articles.append({"title": title, "paragraphs": [{"context": c, "qas": qas(c, p)} for p, c in enumerate(paragraphs)]})
+    articles = [{"title": title, "paragraphs": [
+        {"context": context, "qas": [{"id": f"{title}-{p}", "question": "what was it?", "answers": first_answer(context)}]}
+        for p, context in enumerate(paragraphs)]} for title, paragraphs in TOPICS.items()]
     path.write_text(json.dumps({"version": "1.1", "data": articles}))
     return path
 
@@ -40,8 +47,7 @@ def test_tiny_run_indexes_retrieves_reads_and_adapts(trainable_bert_dir, tmp_pat
     for name in ("BM25", "Dense"):
         recall = metrics["recall_at_k"][name]["recall"]
         # Top 20 holds all 10 paragraphs: every question with an answer finds its own.
-        answerable = sum(any("it was " + word in context for word in ("good", "great", "sad", "awful"))
-                         for paragraphs in TOPICS.values() for context in paragraphs)
+        answerable = sum(bool(first_answer(context)) for paragraphs in TOPICS.values() for context in paragraphs)
         assert list(recall) == ["1", "3", "5", "10", "20"] and recall["20"] == answerable / 10
         assert list(recall.values()) == sorted(recall.values())
     scores = metrics["reader_vs_end_to_end"]

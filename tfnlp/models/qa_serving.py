@@ -107,7 +107,8 @@ def answer_endpoint(reader, max_answer_length=30):
         start = windows.flat_values * tf.gather(step, example)
         stop = tf.minimum(start + tf.gather(room, example), tf.gather(length, example))
         # Indices into the flat context pieces of each window's tokens.
-        in_window = tf.ragged.range(start, stop) + tf.gather(tf.cast(context_ids.row_starts(), tf.int32), example)[:, None]
+        piece_base = tf.cast(context_ids.row_starts(), tf.int32)  # each example's first context piece
+        in_window = tf.ragged.range(start, stop) + tf.gather(piece_base, example)[:, None]
         window_ids = tf.gather(context_ids.flat_values, in_window)
         num = tf.shape(example)[0]
         column = tf.RaggedTensor.from_tensor(tf.fill([num, 1], cls_id))
@@ -140,10 +141,10 @@ def answer_endpoint(reader, max_answer_length=30):
         best = tf.gather(best, window_of)
         start_token, end_token = best // width, best % width
         offset_in_context = tf.gather(start, window_of) - tf.gather(first_context, window_of)
-        piece_base = tf.cast(context_ids.row_starts(), tf.int32)
         found = tf.gather(best_score, window_of) >= 0  # else no context token at all
-        start_char = tf.where(found, tf.gather(context_starts.flat_values, piece_base + offset_in_context + start_token), 0)
-        end_char = tf.where(found, tf.gather(context_ends.flat_values, piece_base + offset_in_context + end_token), 0)
+        first_piece = piece_base + offset_in_context
+        start_char = tf.where(found, tf.gather(context_starts.flat_values, first_piece + start_token), 0)
+        end_char = tf.where(found, tf.gather(context_ends.flat_values, first_piece + end_token), 0)
         return {
             "answer": tf.strings.substr(context, start_char, end_char - start_char, unit="UTF8_CHAR"),
             "score": tf.gather(best_score, window_of),

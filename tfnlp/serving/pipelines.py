@@ -118,5 +118,5 @@ def load_saved_model(path):
     try:
         return tf.saved_model.load(path)
     except Exception as error:  # truncated variables, a foreign graph, missing ops: one remedy
-        raise DataError(f"The SavedModel cannot be loaded ({type(error).__name__}: {str(error)[:300]}).",
-                        path=path, hint="export it again with `tfnlp.export.saved_model.export_saved_model`.") from error
+        raise DataError(f"The SavedModel cannot be loaded ({type(error).__name__}: {str(error)[:300]}).", path=path,
+                        hint="export it again with `tfnlp.export.saved_model.export_saved_model`.") from error
