@@ -165,8 +165,8 @@ def main(argv=None):
     print(f"Evaluation (held-out): EM {scores['exact_match']:.3f}  F1 {scores['f1']:.3f}  ({scores['count']} questions)")
     if args.question:
         run.save_metrics({"answer": {"question": args.question, **answer(reader, args)}})
-    export_run_models(reader, run.path, onnx=not args.no_onnx)
-    print(f"Saved model.keras, saved_model/, saved_model_token_ids/, onnx/, metrics.json, predictions.json "
+    exported = export_run_models(reader, run.path, onnx=not args.no_onnx)
+    print(f"Saved {', '.join(Path(path).name for path in exported.values())}, metrics.json, predictions.json "
           f"and split.json in {run.path}")
     return run
 
