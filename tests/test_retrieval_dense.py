@@ -144,10 +144,12 @@ def test_embed_fn_must_return_one_row_per_text(store):
 
 def test_encoder_embedder_keeps_input_order(tiny_bert_dir):
     from tfnlp.models.encoders import load_encoder, load_preprocessor
-    from tfnlp.models.features import extract_features
+    from tfnlp.models.features import _pooled_states, extract_features
 
     texts = ["i feel really very happy today", "so sad", "the movie was good and not bad"]
     embed = encoder_embedder(tiny_bert_dir, sequence_length=32, batch_size=2)
     backbone, preprocessor = load_encoder(tiny_bert_dir), load_preprocessor(tiny_bert_dir, sequence_length=32)
     one_by_one = [extract_features(backbone, preprocessor, [text]) for text in texts]
     np.testing.assert_allclose(embed(texts), np.concatenate(one_by_one), atol=1e-5)
+    # One compiled function serves every call (a retriever embeds one query per call).
+    assert _pooled_states(backbone, preprocessor, "mean").experimental_get_tracing_count() <= 2

@@ -1,5 +1,7 @@
 """Sentence features from a frozen encoder's hidden states (for classical classifiers)."""
 
+import weakref
+
 import numpy as np
 import tensorflow as tf
 
@@ -30,15 +32,31 @@ def extract_features(backbone, preprocessor, texts, pooling="mean", batch_size=6
     """
     if pooling not in POOLINGS:
         raise ValueError(f"pooling={pooling!r} is not one of {POOLINGS}.")
-
-    @tf.function(reduce_retracing=True)
-    def embed(batch):
-        inputs = preprocessor(batch)
-        states = backbone(inputs, training=False)["sequence_output"]
-        if pooling == "cls":
-            return states[:, 0, :]
-        mask = tf.cast(inputs["padding_mask"], states.dtype)[..., None]
-        return tf.reduce_sum(states * mask, axis=1) / tf.reduce_sum(mask, axis=1)
-
+    embed = _pooled_states(backbone, preprocessor, pooling)
     dataset = text_dataset(texts, batch_size=batch_size, bucket_by_length=False)
     return np.concatenate([embed(batch).numpy() for batch in dataset])
+
+
+# backbone -> {(id(preprocessor), pooling): compiled function}. Each function keeps its preprocessor alive, so
+# the id cannot be reused while the entry exists; an entry goes with its backbone.
+_COMPILED = weakref.WeakKeyDictionary()
+
+
+def _pooled_states(backbone, preprocessor, pooling):
+    """One compiled function per (backbone, preprocessor, pooling): a retriever embedding one query per call
+    would otherwise trace a new graph for every query."""
+    functions = _COMPILED.setdefault(backbone, {})
+    key = (id(preprocessor), pooling)
+    if key not in functions:
+
+        @tf.function(reduce_retracing=True)
+        def embed(batch):
+            inputs = preprocessor(batch)
+            states = backbone(inputs, training=False)["sequence_output"]
+            if pooling == "cls":
+                return states[:, 0, :]
+            mask = tf.cast(inputs["padding_mask"], states.dtype)[..., None]
+            return tf.reduce_sum(states * mask, axis=1) / tf.reduce_sum(mask, axis=1)
+
+        functions[key] = embed
+    return functions[key]
