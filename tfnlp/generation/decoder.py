@@ -11,8 +11,10 @@ step here computes the same function with fewer, larger operations:
   of repeating keys and values;
 - rotary tables (keras-hub's own frequencies, Llama 3 scaling included) and the
   causal mask are computed once per step, not once per layer;
-- projections are plain 2-D matmuls over the layers' variables (no copies), and
-  norms and feed-forward layers are keras-hub's own layers, called as they are.
+- hidden states stay 2-D `(batch * length, hidden)`, so every projection is one
+  plain matmul over the layers' variables (no copies), and the one-token step has
+  only static reshapes: no shape arithmetic, about half the ops of a 3-D step;
+- norms are keras-hub's own layers, called as they are.
 
 It reads the backbone's variables at every call, so fine-tuning the model is seen.
 
@@ -154,23 +156,28 @@ class CachedDecoder:
         return cache
 
     # --- the forward pass ------------------------------------------------------------------
+    # Hidden states stay 2-D, `(batch * length, hidden)`: every projection is one plain
+    # matmul, and in the one-token step (`length` the Python int 1) every reshape has a
+    # static shape, so the step graph holds no shape arithmetic at all.
 
     def forward(self, token_ids, start, keys, values):
         """Next-token logits after `token_ids` at positions `start...`; writes their keys/values into the cache."""
-        length = tf.shape(token_ids)[1]
+        length = token_ids.shape[1] or tf.shape(token_ids)[1]
         backbone = self.backbone
-        x = tf.gather(_tensor(backbone.token_embedding.embeddings), token_ids)
+        x = tf.gather(_tensor(backbone.token_embedding.embeddings), tf.reshape(token_ids, (-1,)))
         if self.architecture == "gpt2":
             positions = _tensor(backbone.position_embedding.position_embeddings)[start : start + length]
-            x = x + positions[None]
+            x = x + _per_row(positions, length, tf.shape(token_ids)[0])
             rotary = None
         else:
-            rotary = self._rotary_tables(start, length)
+            rotary = self._rotary_tables(start, length, tf.shape(token_ids)[0])
         mask = self._attention_bias(start, length, keys[0].shape[2])
+        block = self._llama_block if self.architecture == "llama" else self._gpt2_block
         for layer, key_cache, value_cache in zip(backbone.transformer_layers, keys, values):
-            block = self._llama_block if self.architecture == "llama" else self._gpt2_block
-            x = block(layer, x, start, mask, rotary, key_cache, value_cache)
-        return self._logits(backbone.layer_norm(x[:, -1]))
+            x = block(layer, x, length, start, mask, rotary, key_cache, value_cache)
+        if length != 1:
+            x = tf.reshape(x, (-1, length, x.shape[-1]))[:, -1]
+        return self._logits(backbone.layer_norm(x))
 
     def _logits(self, x):
         """`(batch, hidden)` -> `(batch, vocabulary)`: the (tied or own) output embedding, without a copy."""
@@ -180,11 +187,11 @@ class CachedDecoder:
             return tf.matmul(x, _tensor(embedding.embeddings), transpose_b=True)
         return tf.matmul(x, _tensor(embedding.reverse_embeddings))
 
-    def _rotary_tables(self, start, length):
-        """cos and sin `(1, length, 1, head_dim)`, as keras-hub's RotaryEmbedding computes them."""
+    def _rotary_tables(self, start, length, batch):
+        """cos and sin `(rows, 1, head_dim)` for `(rows, heads, head_dim)` states, as keras-hub computes them."""
         positions = tf.cast(tf.range(length) + start, "float32")
         frequencies = positions[:, None] * tf.cast(self._rotary_inverse_frequency, "float32")[None, :]
-        angles = tf.concat([frequencies, frequencies], axis=-1)[None, :, None, :]
+        angles = _per_row(tf.concat([frequencies, frequencies], axis=-1), length, batch)[:, None, :]
         return tf.cos(angles), tf.sin(angles)
 
     @staticmethod
@@ -194,47 +201,64 @@ class CachedDecoder:
         keys = tf.range(capacity)[None, :]
         return tf.where(keys <= queries, 0.0, -1e9)
 
-    def _attention(self, query, key, value, start, mask, key_cache, value_cache):
-        """Cached scaled dot-product attention; query `(b, n, H, d)`, key/value `(b, n, KV, d)`."""
-        batch, length = tf.shape(query)[0], tf.shape(query)[1]
-        groups = self.num_heads // self.num_key_value_heads
-        key_cache[:, :, start : start + length, :].assign(tf.transpose(key, (0, 2, 1, 3)))
-        value_cache[:, :, start : start + length, :].assign(tf.transpose(value, (0, 2, 1, 3)))
-        # Query head h reads key/value head h // groups (keras-hub repeats them so).
-        query = tf.reshape(query, (batch, length, self.num_key_value_heads, groups, self.head_dim))
-        query = tf.reshape(tf.transpose(query, (0, 2, 3, 1, 4)), (batch, self.num_key_value_heads, -1, self.head_dim))
-        scores = tf.matmul(query, key_cache, transpose_b=True) * (1.0 / math.sqrt(self.head_dim))
-        capacity = tf.shape(scores)[-1]
-        scores = tf.reshape(scores, (batch, self.num_key_value_heads, groups, length, capacity)) + mask
-        weights = tf.reshape(tf.nn.softmax(scores, axis=-1), (batch, self.num_key_value_heads, -1, capacity))
-        output = tf.matmul(weights, value_cache)  # (b, KV, groups * n, d)
-        output = tf.reshape(output, (batch, self.num_key_value_heads, groups, length, self.head_dim))
-        return tf.reshape(tf.transpose(output, (0, 3, 1, 2, 4)), (batch, length, self.num_heads * self.head_dim))
+    def _rotate(self, x, heads, rotary):
+        """keras-hub's (and Hugging Face's) rotate-half rotary embedding of `(rows, heads * head_dim)` states."""
+        cos, sin = rotary
+        x = tf.reshape(x, (-1, heads, self.head_dim))
+        first, second = tf.split(x, 2, axis=-1)
+        return tf.reshape(x * cos + tf.concat([-second, first], axis=-1) * sin, (-1, heads * self.head_dim))
 
-    def _llama_block(self, layer, x, start, mask, rotary, key_cache, value_cache):
+    def _heads_first(self, x, length, heads):
+        """`(batch * length, heads * head_dim)` -> `(batch, heads, length, head_dim)`."""
+        if length == 1:
+            return tf.reshape(x, (-1, heads, 1, self.head_dim))
+        return tf.transpose(tf.reshape(x, (-1, length, heads, self.head_dim)), (0, 2, 1, 3))
+
+    def _attention(self, query, key, value, length, start, mask, key_cache, value_cache):
+        """Cached scaled dot-product attention over 2-D query/key/value states; returns `(rows, heads * head_dim)`."""
+        kv_heads, groups, head_dim = self.num_key_value_heads, self.num_heads // self.num_key_value_heads, self.head_dim
+        key_cache[:, :, start : start + length, :].assign(self._heads_first(key, length, kv_heads))
+        value_cache[:, :, start : start + length, :].assign(self._heads_first(value, length, kv_heads))
+        # Query head h reads key/value head h // groups (keras-hub repeats them so): queries
+        # are laid out (batch, kv_heads, groups * length, head_dim) against the cache.
+        if length == 1:
+            query = tf.reshape(query, (-1, kv_heads, groups, head_dim))
+        else:
+            query = tf.reshape(query, (-1, length, kv_heads, groups, head_dim))
+            query = tf.reshape(tf.transpose(query, (0, 2, 3, 1, 4)), (-1, kv_heads, groups * length, head_dim))
+        scores = tf.matmul(query, key_cache, transpose_b=True) * (1.0 / math.sqrt(head_dim))
+        if length == 1:
+            weights = tf.nn.softmax(scores + mask, axis=-1)
+            return tf.reshape(tf.matmul(weights, value_cache), (-1, self.num_heads * head_dim))
+        capacity = key_cache.shape[2]
+        scores = tf.reshape(scores, (-1, kv_heads, groups, length, capacity)) + mask
+        weights = tf.reshape(tf.nn.softmax(scores, axis=-1), (-1, kv_heads, groups * length, capacity))
+        output = tf.matmul(weights, value_cache)  # (batch, kv_heads, groups * length, head_dim)
+        output = tf.reshape(output, (-1, kv_heads, groups, length, head_dim))
+        return tf.reshape(tf.transpose(output, (0, 3, 1, 2, 4)), (-1, self.num_heads * head_dim))
+
+    def _llama_block(self, layer, x, length, start, mask, rotary, key_cache, value_cache):
         attention = layer._self_attention_layer
         h = layer._self_attention_layernorm(x)
-        query = _rotate(_project(h, attention._query_dense, self.num_heads), rotary)
-        key = _rotate(_project(h, attention._key_dense, self.num_key_value_heads), rotary)
-        value = _project(h, attention._value_dense, self.num_key_value_heads)
-        h = self._attention(query, key, value, start, mask, key_cache, value_cache)
-        x = x + _matmul(h, attention._output_dense.kernel)
+        query = self._rotate(_dense(h, attention._query_dense), self.num_heads, rotary)
+        key = self._rotate(_dense(h, attention._key_dense), self.num_key_value_heads, rotary)
+        value = _dense(h, attention._value_dense)
+        h = self._attention(query, key, value, length, start, mask, key_cache, value_cache)
+        x = x + _dense(h, attention._output_dense)
         h = layer._feedforward_layernorm(x)
-        gate = layer.activation(layer._feedforward_gate_dense(h))
-        return x + layer._feedforward_output_dense(layer._feedforward_intermediate_dense(h) * gate)
+        gate = layer.activation(_dense(h, layer._feedforward_gate_dense))
+        return x + _dense(_dense(h, layer._feedforward_intermediate_dense) * gate, layer._feedforward_output_dense)
 
-    def _gpt2_block(self, layer, x, start, mask, rotary, key_cache, value_cache):
+    def _gpt2_block(self, layer, x, length, start, mask, rotary, key_cache, value_cache):
         attention = layer._self_attention_layer
         h = layer._self_attention_layer_norm(x)
         query, key, value = (
-            _project(h, dense, self.num_heads)
-            for dense in (attention._query_dense, attention._key_dense, attention._value_dense)
+            _dense(h, dense) for dense in (attention._query_dense, attention._key_dense, attention._value_dense)
         )
-        h = self._attention(query, key, value, start, mask, key_cache, value_cache)
-        output = attention._output_dense
-        x = x + _matmul(h, output.kernel) + _tensor(output.bias)
+        h = self._attention(query, key, value, length, start, mask, key_cache, value_cache)
+        x = x + _dense(h, attention._output_dense)
         h = layer._feedforward_layer_norm(x)
-        return x + layer._feedforward_output_dense(layer._feedforward_intermediate_dense(h))
+        return x + _dense(_dense(h, layer._feedforward_intermediate_dense), layer._feedforward_output_dense)
 
 
 class _Cache:
@@ -278,29 +302,22 @@ def _tensor(variable):
     return tf.convert_to_tensor(variable)
 
 
-def _matmul(x, kernel):
-    """`x (b, n, k) @ kernel` with the kernel reshaped to `(k, units)`, as one 2-D matmul."""
-    kernel = _tensor(kernel)
-    units = kernel.shape[-1]
-    y = tf.matmul(tf.reshape(x, (-1, x.shape[-1])), tf.reshape(kernel, (-1, units)))
-    return tf.reshape(y, (tf.shape(x)[0], tf.shape(x)[1], units))
+def _per_row(table, length, batch):
+    """`(length, ...)` position-wise values repeated for each of `batch` rows of 2-D states (a no-op for one token)."""
+    if length == 1:
+        return table
+    return tf.tile(table, [batch] + [1] * (len(table.shape) - 1))
 
 
-def _project(x, einsum_dense, heads):
-    """An `EinsumDense` "bqm,muh->bquh" (with its bias, if any) as one matmul: `(b, n, heads, d)`."""
-    kernel = tf.reshape(_tensor(einsum_dense.kernel), (x.shape[-1], -1))
-    batch, length = tf.shape(x)[0], tf.shape(x)[1]
-    y = tf.matmul(tf.reshape(x, (-1, x.shape[-1])), kernel)
-    if einsum_dense.bias is not None:
-        y = y + tf.reshape(_tensor(einsum_dense.bias), (-1,))
-    return tf.reshape(y, (batch, length, heads, -1))
+def _dense(x, layer):
+    """A Keras `Dense` or `EinsumDense` ("bqm,muh->bquh") over 2-D `x` as one matmul, bias and activation included.
 
-
-def _rotate(x, rotary):
-    """keras-hub's (and Hugging Face's) rotate-half rotary embedding of `(b, n, heads, d)`."""
-    cos, sin = rotary
-    first, second = tf.split(x, 2, axis=-1)
-    return x * cos + tf.concat([-second, first], axis=-1) * sin
+    `layer.kernel` is the merged kernel when LoRA is enabled, so adapters are seen.
+    """
+    y = tf.matmul(x, tf.reshape(_tensor(layer.kernel), (x.shape[-1], -1)))
+    if layer.bias is not None:
+        y = y + tf.reshape(_tensor(layer.bias), (-1,))
+    return layer.activation(y) if layer.activation is not None else y
 
 
 _DECODERS = weakref.WeakKeyDictionary()
