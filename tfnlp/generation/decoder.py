@@ -73,6 +73,7 @@ class CachedDecoder:
         self.architecture = _supported_architecture(backbone)
         _check_output_embedding(backbone)
         self.backbone = backbone
+        self.lora_layout = _lora_layout(backbone)
         self.vocabulary_size = int(backbone.vocabulary_size)
         first = backbone.transformer_layers[0]._self_attention_layer
         if self.architecture == "llama":
@@ -331,6 +332,11 @@ def decoder_for(causal_lm):
     True
     """
     decoder = _DECODERS.get(causal_lm)
-    if decoder is None:
+    # Enabling LoRA changes what a layer's `kernel` is (kernel + adapters): steps traced before miss it.
+    if decoder is None or decoder.lora_layout != _lora_layout(causal_lm.backbone):
         decoder = _DECODERS[causal_lm] = CachedDecoder(causal_lm)
     return decoder
+
+
+def _lora_layout(backbone):
+    return tuple(getattr(backbone, "_lora_enabled_layers", None) or ())  # indices of the LoRA layers

@@ -40,6 +40,8 @@ def fit(
     patience=None,
     loss=None,
     metrics=None,
+    weighted_metrics=None,
+    gradient_accumulation_steps=None,
     callbacks=(),
 ):
     """Compile `model` with AdamW on a warm-up/linear-decay schedule and train it.
@@ -56,6 +58,10 @@ def fit(
         run_dir: where TensorBoard logs, checkpoints and the resume backup go.
         monitor, mode, patience: best checkpoint and early stopping.
         loss, metrics: override the task's defaults.
+        weighted_metrics: metrics weighted by the data's sample weights (e.g. token accuracy over
+            the unmasked tokens only).
+        gradient_accumulation_steps: apply the summed gradients of this many batches at once
+            (a larger effective batch in the same memory).
         callbacks: more Keras callbacks.
 
     Returns:
@@ -71,6 +77,8 @@ def fit(
     compile_args = {"loss": loss} if loss is not None else {}
     if metrics is not None:
         compile_args["metrics"] = metrics
+    if weighted_metrics is not None:
+        compile_args["weighted_metrics"] = weighted_metrics
     batches = count_batches(train_data)
     if int(train_data.cardinality()) < 0:
         # Length buckets hide the batch count from Keras; it is the same every
@@ -78,7 +86,8 @@ def fit(
         train_data = train_data.apply(tf.data.experimental.assert_cardinality(batches))
     total_steps = epochs * batches
     model.compile(
-        optimizer=adamw(learning_rate, total_steps, warmup_ratio, weight_decay),
+        optimizer=adamw(learning_rate, total_steps, warmup_ratio, weight_decay,
+                        gradient_accumulation_steps=gradient_accumulation_steps),
         **compile_args,
     )
     if validation_data is None and monitor.startswith("val_"):

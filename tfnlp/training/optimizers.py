@@ -36,7 +36,8 @@ class WarmupLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
         return {"peak": self.peak, "warmup_steps": self.warmup_steps, "total_steps": self.total_steps}
 
 
-def adamw(learning_rate, total_steps, warmup_ratio=0.1, weight_decay=0.01, clipnorm=1.0):
+def adamw(learning_rate, total_steps, warmup_ratio=0.1, weight_decay=0.01, clipnorm=1.0,
+          gradient_accumulation_steps=None):
     """AdamW on a warm-up/linear-decay schedule; biases and LayerNorm weights are not decayed.
 
     Args:
@@ -45,6 +46,8 @@ def adamw(learning_rate, total_steps, warmup_ratio=0.1, weight_decay=0.01, clipn
         warmup_ratio: fraction of `total_steps` spent warming up.
         weight_decay: decoupled weight decay.
         clipnorm: gradient norm clipping (guards early fine-tuning steps).
+        gradient_accumulation_steps: apply the summed gradients of this many
+            batches at once; the schedule still counts every batch.
     """
     schedule = WarmupLinearDecay(
         peak=learning_rate,
@@ -52,7 +55,8 @@ def adamw(learning_rate, total_steps, warmup_ratio=0.1, weight_decay=0.01, clipn
         total_steps=total_steps,
     )
     optimizer = keras.optimizers.AdamW(
-        learning_rate=schedule, weight_decay=weight_decay, clipnorm=clipnorm
+        learning_rate=schedule, weight_decay=weight_decay, clipnorm=clipnorm,
+        gradient_accumulation_steps=gradient_accumulation_steps,
     )
     optimizer.exclude_from_weight_decay(var_names=["bias", "gamma", "beta"])
     return optimizer
