@@ -107,3 +107,15 @@ def scores_by_group(scores, path, title="Exact match and F1 by question type"):
     axis.set_title(title)
     axis.legend()
     return save_figure(figure, path)
+
+
+def token_length_histograms(lengths, path, bins=20, title="Tokens per text"):
+    """Side-by-side histograms of token counts, one per named group (e.g. dialogues and their summaries)."""
+    figure, axes = plt.subplots(1, len(lengths), figsize=(4.5 * len(lengths), 3.5), sharey=True)
+    for axis, (name, values) in zip(np.atleast_1d(axes), lengths.items()):
+        axis.hist(values, bins=bins, color="tab:blue", edgecolor="tab:blue", alpha=0.8)
+        axis.set_title(f"{name} token length")
+        axis.set_xlabel("Length")
+    np.atleast_1d(axes)[0].set_ylabel("Count")
+    figure.suptitle(title)
+    return save_figure(figure, path)

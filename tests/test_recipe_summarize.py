@@ -1,0 +1,45 @@
+"""Smoke test of `python -m recipes.summarize --fast` on the real CNN/DailyMail and SAMSum files, with a tiny Llama."""
+
+import json
+
+import pandas as pd
+import pytest
+
+from recipes import summarize as recipe
+from tests.test_summarization_causal import tiny_llama_dir  # noqa: F401  (a fixture)
+from tfnlp.errors import ConfigError
+
+
+def test_fast_run_scores_every_system_and_fine_tunes(tiny_llama_dir, tmp_path):  # noqa: F811
+    run = recipe.main(["--model", str(tiny_llama_dir), "--fast", "--batch-size", "4", "--learning-rate", "1e-2",
+                       "--output-dir", str(tmp_path), "--name", "smoke"])
+
+    table = pd.read_csv(run.path / "rouge.csv")
+    assert list(zip(table["dataset"], table["system"])) == [
+        ("cnn_dailymail", "lead-3"), ("cnn_dailymail", "zero-shot tldr"), ("cnn_dailymail", "zero-shot chat"),
+        ("samsum", "zero-shot chat"), ("samsum", "LoRA fine-tuned chat"),
+    ]
+    assert table["examples"].tolist() == [20, 2, 2, 4, 4]
+    lead_3 = table.iloc[0]
+    assert 0.2 < lead_3["rouge1"] < 0.6 and lead_3["rouge2"] < lead_3["rouge1"]  # real articles, real highlights
+    metrics = json.loads((run.path / "metrics.json").read_text())
+    assert set(metrics["rouge"]["cnn_dailymail/lead-3"]["rougeLsum"]) == {"low", "mid", "high"}
+    assert len(metrics["finetuning"]["history"]["loss"]) == 1
+    summaries = [json.loads(line) for line in (run.path / "summaries.jsonl").read_text().splitlines()]
+    assert len(summaries) == table["examples"].sum()
+    comparison = (run.path / "comparison.txt").read_text()
+    assert comparison.startswith("GROUND TRUTH") and "LEAD-3" in comparison and "ZERO-SHOT (chat)" in comparison
+    for name in ("plots/samsum_token_lengths.png", "finetuned.weights.h5", "config.json"):
+        assert (run.path / name).is_file(), name
+    assert (run.path / "lora" / "logs").is_dir()
+
+
+def test_fine_tuning_without_test_dialogues_is_refused(tiny_llama_dir, tmp_path):  # noqa: F811
+    with pytest.raises(ConfigError, match="--samsum-test"):
+        recipe.main(["--model", str(tiny_llama_dir), "--samsum-test", "0", "--output-dir", str(tmp_path)])
+
+
+def test_help_describes_the_recipe(capsys):
+    with pytest.raises(SystemExit):
+        recipe.main(["--help"])
+    assert "lead-3" in capsys.readouterr().out
