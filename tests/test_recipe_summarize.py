@@ -6,11 +6,16 @@ import pandas as pd
 import pytest
 
 from recipes import summarize as recipe
-from tests.test_summarization_causal import tiny_llama_dir  # noqa: F401  (a fixture)
+from tests.test_summarization_causal import write_tiny_chat_llama
 from tfnlp.errors import ConfigError
 
 
-def test_fast_run_scores_every_system_and_fine_tunes(tiny_llama_dir, tmp_path):  # noqa: F811
+@pytest.fixture(scope="module")
+def tiny_llama_dir(tmp_path_factory):
+    return write_tiny_chat_llama(tmp_path_factory.mktemp("llama"))
+
+
+def test_fast_run_scores_every_system_and_fine_tunes(tiny_llama_dir, tmp_path):
     run = recipe.main(["--model", str(tiny_llama_dir), "--fast", "--batch-size", "4", "--learning-rate", "1e-2",
                        "--output-dir", str(tmp_path), "--name", "smoke"])
 
@@ -34,7 +39,7 @@ def test_fast_run_scores_every_system_and_fine_tunes(tiny_llama_dir, tmp_path): 
     assert (run.path / "lora" / "logs").is_dir()
 
 
-def test_fine_tuning_without_test_dialogues_is_refused(tiny_llama_dir, tmp_path):  # noqa: F811
+def test_fine_tuning_without_test_dialogues_is_refused(tiny_llama_dir, tmp_path):
     with pytest.raises(ConfigError, match="--samsum-test"):
         recipe.main(["--model", str(tiny_llama_dir), "--samsum-test", "0", "--output-dir", str(tmp_path)])
 

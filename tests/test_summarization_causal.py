@@ -28,12 +28,17 @@ DIALOGUES = [
 SUMMARIES = ["the cat sat", "bob says hello", "the dog ran", "they eat at noon"]
 
 
-@pytest.fixture(scope="module")
-def tiny_llama_dir(tmp_path_factory):
-    directory = write_tiny_llama(tmp_path_factory.mktemp("llama"))
+def write_tiny_chat_llama(directory):
+    """The tiny Llama of `write_tiny_llama`, with a chat template."""
+    directory = write_tiny_llama(directory)
     config_path = directory / "tokenizer_config.json"
     config_path.write_text(json.dumps({**json.loads(config_path.read_text()), "chat_template": CHAT_TEMPLATE}))
     return directory
+
+
+@pytest.fixture(scope="module")
+def tiny_llama_dir(tmp_path_factory):
+    return write_tiny_chat_llama(tmp_path_factory.mktemp("llama"))
 
 
 @pytest.fixture()
