@@ -118,10 +118,7 @@ def generate(causal_lm, prompt, max_new_tokens=32, do_sample=False, num_beams=1,
     if eos_token_ids is None:
         eos_token_ids = checkpoint_text(causal_lm).eos_token_ids
     eos_token_ids = np.asarray(list(eos_token_ids), dtype="int64")
-    if options.num_beams == 1:
-        result = _sample_or_greedy(causal_lm, prompt_ids, options, eos_token_ids)
-    else:
-        result = _beam_search(causal_lm, prompt_ids, options, eos_token_ids)
+    result = search(decoder_for(causal_lm), prompt_ids, options, eos_token_ids)
     continuation = text.decode(causal_lm, result["token_ids"])
     if isinstance(prompt, str):
         generated = prompt + continuation
@@ -147,13 +144,39 @@ def prompt_token_ids(causal_lm, prompt):
     return ids
 
 
-def _sample_or_greedy(causal_lm, prompt_ids, options, eos_token_ids):
-    decoder = decoder_for(causal_lm)
+def search(decoder, prompt_ids, options, eos_token_ids, forced=None):
+    """Greedy search, sampling or beam search with `options`, over any decoder with `start`, `step` and `reorder`.
+
+    Args:
+        decoder: a `CachedDecoder` (causal LMs) or `Seq2SeqDecoder` (encoder-decoders, source already encoded).
+        prompt_ids: the ids the decoder continues.
+        options: a `GenerationOptions`.
+        eos_token_ids: an int64 array of the ids that end a sequence.
+        forced: `{step: token id}`: the new token at these steps is forced (Hugging Face's
+            `forced_bos_token_id` is `{0: id}`, its `forced_eos_token_id` `{max_new_tokens - 1: id}`).
+
+    Returns:
+        `{"token_ids", "logprob", "finished"}` (and `"score"` for beam search).
+    """
+    forced = forced or {}
+    if options.num_beams == 1:
+        return _sample_or_greedy(decoder, prompt_ids, options, eos_token_ids, forced)
+    return _beam_search(decoder, prompt_ids, options, eos_token_ids, forced)
+
+
+def _forced(scores, token):
+    """Scores where only `token` may be chosen (as Hugging Face's forced-token processors set them)."""
+    forced = np.full_like(scores, -np.inf)
+    forced[..., token] = 0.0
+    return forced
+
+
+def _sample_or_greedy(decoder, prompt_ids, options, eos_token_ids, forced):
     rng = np.random.default_rng(options.seed)
     logits = decoder.start([prompt_ids], len(prompt_ids) + options.max_new_tokens)[0]
     sequence, new_ids, logprob, finished = list(prompt_ids), [], 0.0, False
     for step in range(options.max_new_tokens):
-        scores = logits
+        scores = _forced(logits, forced[step]) if step in forced else logits
         if options.no_repeat_ngram_size:
             scores = processing.ban_repeated_ngrams(scores, [sequence], options.no_repeat_ngram_size)
         if options.do_sample:
@@ -185,12 +208,11 @@ class _Beams:
         return _Beams(self.tokens[rows].copy(), self.scores[rows], self.logprobs[rows], self.lengths[rows])
 
 
-def _beam_search(causal_lm, prompt_ids, options, eos_token_ids):
+def _beam_search(decoder, prompt_ids, options, eos_token_ids, forced):
     """Hugging Face's beam search (transformers 5 `_beam_search`), for one prompt."""
     beams, steps = options.num_beams, options.max_new_tokens
     keep = max(2, 1 + len(eos_token_ids)) * beams  # candidates kept per step
     rng = np.random.default_rng(options.seed)
-    decoder = decoder_for(causal_lm)
     logits = decoder.start([prompt_ids], len(prompt_ids) + steps, copies=beams)
     prompt = np.asarray(prompt_ids, dtype="int64")
 
@@ -204,7 +226,7 @@ def _beam_search(causal_lm, prompt_ids, options, eos_token_ids):
     may_improve = True
     for step in range(steps):
         raw = processing.log_softmax(logits)
-        scores = raw
+        scores = _forced(raw, forced[step]) if step in forced else raw
         if options.no_repeat_ngram_size:
             sequences = [np.concatenate([prompt, row[:step]]) for row in running.tokens]
             scores = processing.ban_repeated_ngrams(scores, sequences, options.no_repeat_ngram_size)
