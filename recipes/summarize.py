@@ -8,6 +8,9 @@
    --samsum-test test dialogues; LoRA fine-tuning (only rank --lora-rank adapters on the attention query and
    value projections train) on --samsum-train training dialogues with the --finetune-style prompt; the
    fine-tuned model on the same test dialogues.
+4. With --seq2seq (a BART directory, or hub id when online): the encoder-decoder model on the same
+   CNN/DailyMail articles and SAMSum dialogues (beam search with --seq2seq-beams and --length-penalty),
+   then fine-tuned on the SAMSum training dialogues with teacher forcing and scored again.
 
 Writes rouge.csv (one row per data set and system; bootstrap intervals in metrics.json), summaries.jsonl,
 comparison.txt, plots/, finetuned.weights.h5 (the adapters merged into the weights: load them into
@@ -26,10 +29,12 @@ from tfnlp.data import load_dataset
 from tfnlp.errors import ConfigError
 from tfnlp.generation import encode
 from tfnlp.models.causal_lm import load_causal_lm
+from tfnlp.models.seq2seq import load_seq2seq_lm
 from tfnlp.plots import token_length_histograms
 from tfnlp.runs import RunDir
 from tfnlp.summarization import evaluate_summaries, lead_3
 from tfnlp.summarization.causal import PROMPT_STYLES, CausalLMSummarizer, lora_finetune
+from tfnlp.summarization.seq2seq import Seq2SeqSummarizer, seq2seq_finetune
 
 FAST = {"lead3_articles": 20, "cnn_articles": 2, "samsum_test": 4, "samsum_train": 16, "max_new_tokens": 12}
 DIALOGUE_INSTRUCTION = "Summarize the following dialogue in one or two sentences."
@@ -49,6 +54,10 @@ def build_parser():
     add("--max-new-tokens", type=int, default=64, help="longest generated summary, in tokens.")
     add("--num-beams", type=int, default=1, help="beams of beam search (1: greedy).")
     add("--no-repeat-ngram-size", type=int, default=3, help="n-grams never repeated in a summary (0: off).")
+    add("--seq2seq", help="also evaluate and fine-tune this BART checkpoint (directory, or hub id when online).")
+    add("--seq2seq-beams", type=int, default=4, help="beams of the seq2seq model's beam search.")
+    add("--length-penalty", type=float, default=2.0, help="beam search length penalty of the seq2seq model.")
+    add("--seq2seq-learning-rate", type=float, default=5e-5, help="peak learning rate of seq2seq fine-tuning.")
     return parser
 
 
@@ -113,10 +122,16 @@ def cnn_dailymail(causal_lm, args, run, results):
                              summarizer_for(causal_lm, args, style), "article", "highlights")
 
 
-def samsum(causal_lm, args, run, results):
+def samsum_subsets(args):
+    """The SAMSum splits, the shuffled training subset, the test subset and a validation subset."""
     splits = load_dataset("samsum", data_dir=args.data_dir)
     train = splits["train"].sample(frac=1.0, random_state=args.seed).head(args.samsum_train)
-    test = splits["test"].head(args.samsum_test)
+    validation = splits["validation"].head(max(args.batch_size, len(train) // 10))
+    return splits, train, splits["test"].head(args.samsum_test), validation
+
+
+def samsum(causal_lm, args, run, results):
+    splits, train, test, validation = samsum_subsets(args)
     lengths = splits["train"].head(2000)
     token_length_histograms(
         {"Dialogue": [len(encode(causal_lm, text)) for text in lengths["dialogue"]],
@@ -128,7 +143,6 @@ def samsum(causal_lm, args, run, results):
     before = results.evaluate("samsum", f"zero-shot {args.finetune_style}", test, summarizer, "dialogue", "summary")
     if not len(train):
         return
-    validation = splits["validation"].head(max(args.batch_size, len(train) // 10))
     history = lora_finetune(summarizer, list(train["dialogue"]), list(train["summary"]), rank=args.lora_rank,
                             epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
                             gradient_accumulation_steps=args.gradient_accumulation,
@@ -139,6 +153,26 @@ def samsum(causal_lm, args, run, results):
     run.save_metrics({"finetuning": {"train_dialogues": len(train), "history": history.history,
                                      "rougeL_zero_shot": before["rougeL"]["mid"],
                                      "rougeL_finetuned": after["rougeL"]["mid"]}})
+
+
+def seq2seq(args, run, results):
+    model = load_seq2seq_lm(args.seq2seq, encoder_sequence_length=args.max_length)
+    summarize = Seq2SeqSummarizer(model, num_beams=args.seq2seq_beams, length_penalty=args.length_penalty,
+                                  max_new_tokens=args.max_new_tokens, no_repeat_ngram_size=args.no_repeat_ngram_size,
+                                  max_source_tokens=args.max_length)
+    if args.cnn_articles:
+        articles = load_dataset("cnn_dailymail", split="validation", data_dir=args.data_dir)
+        results.evaluate("cnn_dailymail", "seq2seq", articles.head(args.cnn_articles), summarize, "article", "highlights")
+    _, train, test, validation = samsum_subsets(args)
+    if not len(test):
+        return
+    results.evaluate("samsum", "seq2seq", test, summarize, "dialogue", "summary")
+    if len(train):
+        seq2seq_finetune(model, train["dialogue"], train["summary"], epochs=args.epochs, batch_size=args.batch_size,
+                         learning_rate=args.seq2seq_learning_rate, gradient_accumulation_steps=args.gradient_accumulation,
+                         validation=(validation["dialogue"], validation["summary"]), run_dir=run.file("seq2seq"),
+                         seed=args.seed)
+        results.evaluate("samsum", "seq2seq fine-tuned", test, summarize, "dialogue", "summary")
 
 
 def main(argv=None):
@@ -154,6 +188,8 @@ def main(argv=None):
     results = Results(run)
     cnn_dailymail(causal_lm, args, run, results)
     samsum(causal_lm, args, run, results)
+    if args.seq2seq:
+        seq2seq(args, run, results)
     print(results.save().to_string(index=False))
     return run
 

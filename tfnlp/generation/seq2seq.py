@@ -9,6 +9,8 @@ Example:
 >>> generate_seq2seq(seq2seq_lm, "A long article ...", num_beams=4, length_penalty=2.0)["text"]  # doctest: +SKIP
 """
 
+import weakref
+
 import numpy as np
 import tensorflow as tf
 
@@ -26,13 +28,13 @@ class Seq2SeqDecoder:
     """
 
     def __init__(self, seq2seq_lm, source_ids):
-        self.model = seq2seq_lm
         backbone = seq2seq_lm.backbone
         self.num_layers, self.num_heads = backbone.num_layers, backbone.num_heads
         self.head_dim = backbone.hidden_dim // backbone.num_heads
+        self._encode, self._prefill, self._step = _compiled(seq2seq_lm)
         source_ids = tf.constant([source_ids], "int32")
         self.source_mask = tf.ones_like(source_ids, dtype="bool")
-        self.encoded = seq2seq_lm.call_encoder(source_ids, self.source_mask)
+        self.encoded = self._encode(source_ids, self.source_mask)
         self.position = 0
 
     def _zeros(self, rows, length):
@@ -44,31 +46,53 @@ class Seq2SeqDecoder:
         rows = int(token_ids.shape[0])
         self.encoded_rows = tf.repeat(self.encoded, rows, axis=0)
         self.mask_rows = tf.repeat(self.source_mask, rows, axis=0)
-        logits, _, self.self_cache, self.cross_cache = self.model.call_decoder_with_cache(
+        logits, self.self_cache, self.cross_cache = self._prefill(
             self.encoded_rows, self.mask_rows, token_ids,
-            self._zeros(rows, max_length), 0, self._zeros(rows, int(self.encoded.shape[1])), 0,
+            self._zeros(rows, max_length), self._zeros(rows, int(self.encoded.shape[1])),
         )
         self.position = int(token_ids.shape[1])
-        return _last(logits)
+        return logits.numpy()
 
     def step(self, token_ids):
         """Feed one token per row; returns the logits of the token after it."""
         if self.position >= int(self.self_cache.shape[3]):
             raise ValueError(f"The cache holds {self.self_cache.shape[3]} positions; all are used.")
         token_ids = tf.constant(np.asarray(token_ids, "int32").reshape(-1, 1))
-        logits, _, self.self_cache, _ = self.model.call_decoder_with_cache(
-            self.encoded_rows, self.mask_rows, token_ids, self.self_cache, self.position, self.cross_cache, None,
+        logits, self.self_cache = self._step(
+            self.encoded_rows, self.mask_rows, token_ids, self.self_cache, self.cross_cache,
+            tf.constant(self.position, "int32"),
         )
         self.position += 1
-        return _last(logits)
+        return logits.numpy()
 
     def reorder(self, rows):
         """Make row `i` a copy of row `rows[i]` (beam search keeps its best beams)."""
         self.self_cache = tf.gather(self.self_cache, np.asarray(rows, "int32"))
 
 
-def _last(logits):
-    return tf.cast(logits[:, -1, :], "float32").numpy()
+_COMPILED = weakref.WeakKeyDictionary()
+
+
+def _compiled(seq2seq_lm):
+    """The model's traced encoder, prefill and one-token step, made on first use and kept with the model."""
+    if seq2seq_lm not in _COMPILED:
+        model = weakref.proxy(seq2seq_lm)  # the model owns its functions, not the reverse
+
+        def encode(token_ids, padding_mask):
+            return model.call_encoder(token_ids, padding_mask)
+
+        def prefill(encoded, mask, token_ids, self_cache, cross_cache):
+            logits, _, self_cache, cross_cache = model.call_decoder_with_cache(
+                encoded, mask, token_ids, self_cache, 0, cross_cache, 0)
+            return tf.cast(logits[:, -1], "float32"), self_cache, cross_cache
+
+        def step(encoded, mask, token_ids, self_cache, cross_cache, position):
+            logits, _, self_cache, _ = model.call_decoder_with_cache(
+                encoded, mask, token_ids, self_cache, position, cross_cache, None)
+            return tf.cast(logits[:, -1], "float32"), self_cache
+
+        _COMPILED[seq2seq_lm] = tuple(tf.function(f, reduce_retracing=True) for f in (encode, prefill, step))
+    return _COMPILED[seq2seq_lm]
 
 
 def source_token_ids(seq2seq_lm, text, max_source_tokens=None):
