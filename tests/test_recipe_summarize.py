@@ -53,8 +53,11 @@ def test_help_describes_the_recipe(capsys):
 def test_seq2seq_model_is_scored_before_and_after_fine_tuning(tiny_llama_dir, tmp_path):
     from tests.test_seq2seq import write_tiny_bart
 
-    bart_dir = write_tiny_bart(tmp_path / "bart")
-    run = recipe.main(["--model", str(tiny_llama_dir), "--seq2seq", str(bart_dir), "--fast", "--samsum-train", "0",
-                       "--lead3-articles", "0", "--max-length", "60", "--output-dir", str(tmp_path), "--name", "bart"])
+    bart_dir = write_tiny_bart(tmp_path / "tiny-bart")
+    run = recipe.main(["--model", str(tiny_llama_dir), "--seq2seq", str(bart_dir), "--fast", "--samsum-train", "4",
+                       "--batch-size", "2", "--lead3-articles", "0", "--max-length", "60",
+                       "--output-dir", str(tmp_path / "runs"), "--name", "bart"])
     systems = pd.read_csv(run.path / "rouge.csv")["system"].tolist()
-    assert systems == ["zero-shot tldr", "zero-shot chat", "zero-shot chat", "seq2seq", "seq2seq"]
+    assert systems == ["zero-shot tldr", "zero-shot chat", "zero-shot chat", "LoRA fine-tuned chat",
+                       "seq2seq", "seq2seq", "seq2seq fine-tuned"]
+    assert (run.path / "seq2seq" / "logs").is_dir()

@@ -26,6 +26,7 @@ class Seq2SeqSettings:
         forced_eos_token_id: the id forced as the last token when the length limit is reached, or None.
         eos_token_ids: the ids that end a summary.
         generation: the checkpoint's `generation_config.json` defaults (e.g. `num_beams`, `length_penalty`).
+        fast_tokenizer: the checkpoint's byte-level BPE as a `tokenizers` object, or None.
     """
 
     decoder_start_token_id: int
@@ -33,6 +34,7 @@ class Seq2SeqSettings:
     forced_eos_token_id: int = None
     eos_token_ids: tuple = ()
     generation: dict = dataclasses.field(default_factory=dict)
+    fast_tokenizer: object = None
 
 
 _SETTINGS = weakref.WeakKeyDictionary()
@@ -69,6 +71,7 @@ def load_seq2seq_lm(preset, encoder_sequence_length=512, decoder_sequence_length
         forced_eos_token_id=merged.get("forced_eos_token_id"),
         eos_token_ids=tuple(eos) if isinstance(eos, list) else (int(eos),),
         generation={key: merged[key] for key in _GENERATION_KEYS if merged.get(key) is not None},
+        fast_tokenizer=_fast_tokenizer(path),
     )
     return seq2seq_lm
 
@@ -92,6 +95,14 @@ def _load_bart(path, config):
     # BART config (it is an alias of `encoder_layers` there).
     loader.config.setdefault("num_hidden_layers", config["encoder_layers"])
     return loader.load_task(keras_hub.models.BartSeq2SeqLM, load_weights=True, load_task_weights=False)
+
+
+def _fast_tokenizer(path):
+    if not (path.is_dir() and (path / "vocab.json").is_file() and (path / "merges.txt").is_file()):
+        return None
+    import tokenizers
+
+    return tokenizers.ByteLevelBPETokenizer(str(path / "vocab.json"), str(path / "merges.txt"))
 
 
 def _read_json(path):

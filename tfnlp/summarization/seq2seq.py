@@ -9,10 +9,12 @@ Example:
 """
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from tfnlp.errors import DataError
-from tfnlp.generation.seq2seq import generate_seq2seq
+from tfnlp.generation.seq2seq import generate_seq2seq, source_token_ids
+from tfnlp.models.seq2seq import seq2seq_settings
 from tfnlp.summarization.causal import clean_summary
 from tfnlp.training.fit import fit
 
@@ -37,37 +39,69 @@ class Seq2SeqSummarizer:
         return [self.summarize(text) for text in texts]
 
 
-def seq2seq_dataset(texts, summaries, batch_size=8, shuffle_seed=None):
-    """Batches of `{"encoder_text", "decoder_text"}` raw strings; the model's preprocessor packs them.
+def seq2seq_dataset(seq2seq_lm, texts, summaries, batch_size=8, max_source_tokens=512, max_target_tokens=128,
+                    shuffle_seed=None):
+    """Teacher-forcing batches: `({"encoder_token_ids", ..., "decoder_token_ids", ...}, labels, weights)`.
 
-    The preprocessor makes the teacher-forcing inputs `</s> <s> summary` and the labels `<s> summary </s>`,
-    with sample weights 0 on padding, so padded label positions never count in the loss.
+    As Hugging Face's BART: sources `<s> text </s>`, labels `<s> summary </s>`, decoder inputs the labels
+    shifted right behind `decoder_start_token_id`; batches pad to their longest row and the weights are 0
+    on padding, so padded label positions never count in the loss. Tokenized with the checkpoint's fast
+    tokenizer (keras-hub's in-graph BPE costs seconds per batch inside tf.data).
     """
-    texts, summaries = list(texts), list(summaries)
+    texts, summaries = [str(t) for t in texts], [str(s) for s in summaries]
     if len(texts) != len(summaries):
         raise DataError(f"{len(texts)} texts but {len(summaries)} summaries", hint="pass one summary per text")
     if not texts:
         raise DataError("no training examples", hint="pass at least one text and summary")
-    empty = [i for i, (t, s) in enumerate(zip(texts, summaries)) if not str(t).strip() or not str(s).strip()]
+    empty = [i for i, (t, s) in enumerate(zip(texts, summaries)) if not t.strip() or not s.strip()]
     if empty:
         raise DataError(f"rows {empty[:5]} have an empty text or summary", hint="drop them before fine-tuning")
-    dataset = tf.data.Dataset.from_tensor_slices({"encoder_text": texts, "decoder_text": summaries})
+    settings = seq2seq_settings(seq2seq_lm)
+    pad = seq2seq_lm.preprocessor.tokenizer.pad_token_id
+    sources = source_token_ids(seq2seq_lm, texts, max_source_tokens)
+    labels = source_token_ids(seq2seq_lm, summaries, max_target_tokens)
+    order = np.arange(len(texts))
     if shuffle_seed is not None:
-        dataset = dataset.shuffle(len(texts), seed=shuffle_seed, reshuffle_each_iteration=True)
-    return dataset.batch(batch_size)
+        order = np.random.default_rng(shuffle_seed).permutation(len(texts))
+    batches = []
+    for start in range(0, len(order), batch_size):
+        rows = order[start : start + batch_size]
+        encoder_ids, encoder_mask = _padded([sources[i] for i in rows], pad)
+        label_ids, label_mask = _padded([labels[i] for i in rows], pad)
+        decoder_ids = np.concatenate([np.full((len(rows), 1), settings.decoder_start_token_id), label_ids[:, :-1]], 1)
+        x = {"encoder_token_ids": encoder_ids, "encoder_padding_mask": encoder_mask,
+             "decoder_token_ids": decoder_ids.astype("int32"),
+             "decoder_padding_mask": np.concatenate([np.ones((len(rows), 1), bool), label_mask[:, :-1]], 1)}
+        batches.append((x, label_ids, label_mask.astype("float32")))
+    signature = (
+        {key: tf.TensorSpec((None, None), tf.bool if key.endswith("mask") else tf.int32) for key in batches[0][0]},
+        tf.TensorSpec((None, None), tf.int32),
+        tf.TensorSpec((None, None), tf.float32),
+    )
+    dataset = tf.data.Dataset.from_generator(lambda: iter(batches), output_signature=signature)
+    return dataset.apply(tf.data.experimental.assert_cardinality(len(batches)))
+
+
+def _padded(rows, pad):
+    ids = np.full((len(rows), max(map(len, rows))), pad, "int32")
+    mask = np.zeros(ids.shape, bool)
+    for i, row in enumerate(rows):
+        ids[i, : len(row)], mask[i, : len(row)] = row, True
+    return ids, mask
 
 
 def seq2seq_finetune(seq2seq_lm, texts, summaries, *, epochs=3, batch_size=8, learning_rate=5e-5, warmup_ratio=0.1,
-                     gradient_accumulation_steps=1, validation=None, run_dir=None, seed=0):
+                     gradient_accumulation_steps=1, max_source_tokens=512, max_target_tokens=128, validation=None,
+                     run_dir=None, seed=0):
     """Fine-tune an encoder-decoder model on (text, summary) pairs with teacher forcing.
 
     The loss is the mean cross-entropy over the summary tokens (padding excluded), as Hugging Face's with
     labels padded by -100; AdamW with linear warm-up then decay (`tfnlp.training.fit`).
 
     Args:
-        seq2seq_lm: a model from `tfnlp.models.load_seq2seq_lm` (its preprocessor's sequence lengths cut
-            texts and summaries).
+        seq2seq_lm: a model from `tfnlp.models.load_seq2seq_lm`.
         texts, summaries: the training pairs.
+        max_source_tokens, max_target_tokens: longer texts and summaries are cut.
         gradient_accumulation_steps: apply the averaged gradients of this many batches at once.
         validation: optional `(texts, summaries)` for the validation loss and the best checkpoint.
         run_dir: the run folder (TensorBoard logs, best checkpoint, resumable backup).
@@ -75,10 +109,13 @@ def seq2seq_finetune(seq2seq_lm, texts, summaries, *, epochs=3, batch_size=8, le
     Returns:
         The Keras `History`.
     """
-    train = seq2seq_dataset(texts, summaries, batch_size, shuffle_seed=seed)
-    val = seq2seq_dataset(*validation, batch_size) if validation is not None else None
+    lengths = {"max_source_tokens": max_source_tokens, "max_target_tokens": max_target_tokens}
+    train = seq2seq_dataset(seq2seq_lm, texts, summaries, batch_size, shuffle_seed=seed, **lengths)
+    val = seq2seq_dataset(seq2seq_lm, *validation, batch_size, **lengths) if validation is not None else None
+    # The task's own `fit` would run its string preprocessor; this model shares its layers and takes ids.
+    trainer = keras.Model(seq2seq_lm.input, seq2seq_lm.output)
     return fit(
-        seq2seq_lm, train, val, epochs=epochs, learning_rate=learning_rate, warmup_ratio=warmup_ratio,
+        trainer, train, val, epochs=epochs, learning_rate=learning_rate, warmup_ratio=warmup_ratio,
         run_dir=run_dir,
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction="mean_with_sample_weight"),
         weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="token_accuracy")],
