@@ -31,7 +31,7 @@ def squad_paragraph_documents(questions):
     >>> len(squad_paragraph_documents(load_dataset("squad", split="validation")))
     2067
     """
-    rows = _records(questions, ("title", "context"))
+    rows = question_records(questions, ("title", "context"))
     paragraphs = dict.fromkeys((row["context"], row["title"]) for row in rows)
     return [Document(context, meta={"title": title}) for context, title in paragraphs]
 
@@ -55,7 +55,7 @@ def recall_at_k(retriever, questions, ks=(1, 3, 5, 10, 20)):
     {'recall': {1: 0.5, 5: 0.75}, 'questions': 10570, 'query_seconds': 21.0, 'ms_per_query': 2.0}
     """
     ks = _checked_ks(ks)
-    rows = _records(questions, ("question", "answers"))
+    rows = question_records(questions, ("question", "answers"))
     queries = [row["question"] for row in rows]
     start = time.perf_counter()
     results = _retrieve_all(retriever, queries, top_k=ks[-1])
@@ -94,7 +94,8 @@ def recall_vs_k_plot(results, path, title="Retriever recall@k"):
     return save_figure(figure, path)
 
 
-def _records(rows, columns):
+def question_records(rows, columns):
+    """`rows` (a DataFrame or a list of dicts) as a list of dicts, each checked to have `columns`."""
     records = rows.to_dict("records") if hasattr(rows, "to_dict") else list(rows)
     for number, record in enumerate(records, start=1):
         missing = [column for column in columns if column not in record]

@@ -12,7 +12,7 @@ import time
 
 from tfnlp.errors import ConfigError
 from tfnlp.metrics.squad import squad_scores
-from tfnlp.retrieval.evaluation import _records
+from tfnlp.retrieval.evaluation import question_records
 from tfnlp.retrieval.store import check_top_k
 
 SNIPPET_CHARS = 100  # context kept on each side of an answer
@@ -70,7 +70,7 @@ def reader_scores(reader, questions):
     Returns:
         `{"exact_match", "f1", "count", "seconds"}`.
     """
-    rows = _records(questions, ("question", "context", "answers"))
+    rows = question_records(questions, ("question", "context", "answers"))
     start = time.perf_counter()
     predictions = reader.predict([row["question"] for row in rows], [row["context"] for row in rows])
     return {**squad_scores(predictions, [row["answers"] for row in rows]),
@@ -83,7 +83,7 @@ def end_to_end_scores(pipeline, questions, top_k_retriever=10):
     Returns:
         `{"exact_match", "f1", "count", "seconds", "top_k_retriever"}`.
     """
-    rows = _records(questions, ("question", "answers"))
+    rows = question_records(questions, ("question", "answers"))
     start = time.perf_counter()
     found = [pipeline.ask(row["question"], top_k_retriever, top_k_reader=1) for row in rows]
     predictions = [answers[0]["answer"] if answers else "" for answers in found]

@@ -37,10 +37,11 @@ class _OnnxEncoderPipeline:
             )
         self.session = _inference_session(self.onnx_path, intra_op_num_threads)
         folder = os.path.dirname(self.onnx_path)
-        self.max_length = exported_settings(folder).get("max_length", 128) if max_length is None else max_length
+        settings = exported_settings(folder)
+        self.max_length = settings.get("max_length", 128) if max_length is None else max_length
         if not isinstance(tokenizer, Tokenizer):
             tokenizer = load_fast_tokenizer(folder if tokenizer is None else tokenizer, self.max_length)
-        truncate = exported_settings(folder).get("truncate")
+        truncate = settings.get("truncate")
         if truncate and tokenizer.truncation:  # how the model's packer cut pairs
             tokenizer.enable_truncation(self.max_length, strategy=truncate)
         self.tokenizer = tokenizer
