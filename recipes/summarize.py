@@ -42,14 +42,16 @@ ROUGE_COLUMNS = ["rouge1", "rouge2", "rougeL", "rougeLsum"]
 
 
 def build_parser():
-    parser = recipe_parser(__doc__, model="smollm2-135m", epochs=1, batch_size=8, max_length=768, learning_rate=2e-4)
+    parser = recipe_parser(__doc__, model="smollm2-135m", epochs=1, batch_size=4, max_length=768, learning_rate=2e-4)
     add = parser.add_argument
     add("--lead3-articles", type=int, default=1000, help="CNN/DailyMail articles scored for lead-3.")
     add("--cnn-articles", type=int, default=50, help="CNN/DailyMail articles summarized by the causal LM.")
     add("--samsum-test", type=int, default=100, help="SAMSum test dialogues scored before and after fine-tuning.")
     add("--samsum-train", type=int, default=1000, help="SAMSum training dialogues for LoRA fine-tuning (0: none).")
     add("--lora-rank", type=int, default=8, help="rank of the LoRA adapters.")
-    add("--gradient-accumulation", type=int, default=1, help="batches whose gradients are averaged per update.")
+    add("--gradient-accumulation", type=int, default=2, help="batches whose gradients are averaged per update.")
+    add("--max-dialogue-tokens", type=int, default=384,
+        help="SAMSum dialogues are cut to this many tokens (training memory grows with the square of the length).")
     add("--finetune-style", choices=PROMPT_STYLES, default="chat", help="prompt fine-tuned (and compared) on SAMSum.")
     add("--max-new-tokens", type=int, default=64, help="longest generated summary, in tokens.")
     add("--num-beams", type=int, default=1, help="beams of beam search (1: greedy).")
@@ -69,10 +71,11 @@ def check_args(args):
         raise ConfigError("--samsum-train needs --samsum-test > 0: the fine-tuned model is compared on the test dialogues.")
 
 
-def summarizer_for(causal_lm, args, style, instruction=None):
+def summarizer_for(causal_lm, args, style, instruction=None, max_text_tokens=None):
     extra = {"instruction": instruction} if instruction else {}
-    return CausalLMSummarizer(causal_lm, style=style, max_new_tokens=args.max_new_tokens, max_text_tokens=args.max_length,
-                              num_beams=args.num_beams, no_repeat_ngram_size=args.no_repeat_ngram_size, **extra)
+    return CausalLMSummarizer(causal_lm, style=style, max_new_tokens=args.max_new_tokens,
+                              max_text_tokens=max_text_tokens or args.max_length, num_beams=args.num_beams,
+                              no_repeat_ngram_size=args.no_repeat_ngram_size, **extra)
 
 
 class Results:
@@ -137,7 +140,7 @@ def samsum(causal_lm, args, run, results):
         {"Dialogue": [len(encode(causal_lm, text)) for text in lengths["dialogue"]],
          "Summary": [len(encode(causal_lm, text)) for text in lengths["summary"]]},
         run.file("plots/samsum_token_lengths.png"))
-    summarizer = summarizer_for(causal_lm, args, args.finetune_style, DIALOGUE_INSTRUCTION)
+    summarizer = summarizer_for(causal_lm, args, args.finetune_style, DIALOGUE_INSTRUCTION, args.max_dialogue_tokens)
     if not len(test):
         return
     before = results.evaluate("samsum", f"zero-shot {args.finetune_style}", test, summarizer, "dialogue", "summary")
