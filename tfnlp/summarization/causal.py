@@ -15,15 +15,13 @@ Example:
 >>> lora_finetune(causal_lm, train_dialogues, train_summaries, epochs=1)  # doctest: +SKIP
 """
 
-import keras
 import numpy as np
-import tensorflow as tf
 
 from tfnlp.errors import ConfigError, DataError
 from tfnlp.generation import apply_chat_template, decode, encode, generate
 from tfnlp.metrics.sentences import split_sentences
 from tfnlp.models.causal_lm import checkpoint_text
-from tfnlp.training.fit import fit
+from tfnlp.summarization.token_batches import batches_dataset, check_pairs, fit_on_summary_tokens, padded
 
 PROMPT_STYLES = ("tldr", "chat")
 DEFAULT_INSTRUCTION = "Summarize the following text in one to three sentences."
@@ -131,10 +129,7 @@ def summary_training_dataset(summarizer, texts, summaries, batch_size=8, max_sum
 
     Examples are shuffled with `seed`, then sorted by length within runs of batches, so batches pad little.
     """
-    if len(texts) != len(summaries):
-        raise DataError(f"{len(texts)} texts but {len(summaries)} summaries", hint="pass one summary per text")
-    if not texts:
-        raise DataError("no training examples", hint="pass at least one text and summary")
+    texts, summaries = check_pairs(texts, summaries)
     examples = [summary_training_example(summarizer, t, s, max_summary_tokens) for t, s in zip(texts, summaries)]
     order = np.random.default_rng(seed).permutation(len(examples))
     run = batch_size * _SORTED_BATCHES
@@ -142,25 +137,13 @@ def summary_training_dataset(summarizer, texts, summaries, batch_size=8, max_sum
     for start in range(0, len(order), run):
         chunk = sorted(order[start : start + run], key=lambda i: len(examples[i][0]))
         batches += [_padded_batch([examples[i] for i in chunk[b : b + batch_size]]) for b in range(0, len(chunk), batch_size)]
-    batches = [batches[i] for i in np.random.default_rng(seed + 1).permutation(len(batches))]
-    signature = (
-        {"token_ids": tf.TensorSpec((None, None), tf.int32), "padding_mask": tf.TensorSpec((None, None), tf.bool)},
-        tf.TensorSpec((None, None), tf.int32),
-        tf.TensorSpec((None, None), tf.float32),
-    )
-    dataset = tf.data.Dataset.from_generator(lambda: iter(batches), output_signature=signature)
-    return dataset.apply(tf.data.experimental.assert_cardinality(len(batches)))
+    return batches_dataset([batches[i] for i in np.random.default_rng(seed + 1).permutation(len(batches))])
 
 
 def _padded_batch(examples):
-    length = max(len(ids) for ids, _ in examples) - 1
-    token_ids = np.zeros((len(examples), length), "int32")
-    labels = np.zeros((len(examples), length), "int32")
-    weights = np.zeros((len(examples), length), "float32")
-    mask = np.zeros((len(examples), length), bool)
-    for row, (ids, loss_weights) in enumerate(examples):
-        n = len(ids) - 1
-        token_ids[row, :n], labels[row, :n], weights[row, :n], mask[row, :n] = ids[:-1], ids[1:], loss_weights, True
+    token_ids, mask = padded([ids[:-1] for ids, _ in examples])
+    labels, _ = padded([ids[1:] for ids, _ in examples])
+    weights, _ = padded([loss_weights for _, loss_weights in examples], dtype="float32")
     return {"token_ids": token_ids, "padding_mask": mask}, labels, weights
 
 
@@ -190,12 +173,7 @@ def lora_finetune(summarizer, texts, summaries, *, rank=8, epochs=1, batch_size=
     val = None
     if validation is not None:
         val = summary_training_dataset(summarizer, *validation, batch_size, max_summary_tokens, seed)
-    # The task's own `fit` would run its string preprocessor; this model shares its layers and takes ids.
-    trainer = keras.Model(summarizer.causal_lm.input, summarizer.causal_lm.output)
-    return fit(
-        trainer, train, val, epochs=epochs, learning_rate=learning_rate, run_dir=run_dir,
-        # The mean over the summary tokens, not over every position of the padded batch.
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction="mean_with_sample_weight"),
-        weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="token_accuracy")],
-        gradient_accumulation_steps=gradient_accumulation_steps if gradient_accumulation_steps > 1 else None,
+    return fit_on_summary_tokens(
+        summarizer.causal_lm, train, val, epochs=epochs, learning_rate=learning_rate, run_dir=run_dir,
+        gradient_accumulation_steps=gradient_accumulation_steps,
     )

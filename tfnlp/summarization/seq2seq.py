@@ -8,15 +8,13 @@ Example:
 >>> scores, summaries = evaluate_summaries(test, summarize, "dialogue", "summary")  # doctest: +SKIP
 """
 
-import keras
 import numpy as np
-import tensorflow as tf
 
 from tfnlp.errors import DataError
 from tfnlp.generation.seq2seq import generate_seq2seq, source_token_ids
 from tfnlp.models.seq2seq import seq2seq_settings
 from tfnlp.summarization.causal import clean_summary
-from tfnlp.training.fit import fit
+from tfnlp.summarization.token_batches import batches_dataset, check_pairs, fit_on_summary_tokens, padded
 
 
 class Seq2SeqSummarizer:
@@ -48,11 +46,7 @@ def seq2seq_dataset(seq2seq_lm, texts, summaries, batch_size=8, max_source_token
     on padding, so padded label positions never count in the loss. Tokenized with the checkpoint's fast
     tokenizer (keras-hub's in-graph BPE costs seconds per batch inside tf.data).
     """
-    texts, summaries = [str(t) for t in texts], [str(s) for s in summaries]
-    if len(texts) != len(summaries):
-        raise DataError(f"{len(texts)} texts but {len(summaries)} summaries", hint="pass one summary per text")
-    if not texts:
-        raise DataError("no training examples", hint="pass at least one text and summary")
+    texts, summaries = check_pairs(texts, summaries)
     empty = [i for i, (t, s) in enumerate(zip(texts, summaries)) if not t.strip() or not s.strip()]
     if empty:
         raise DataError(f"rows {empty[:5]} have an empty text or summary", hint="drop them before fine-tuning")
@@ -66,28 +60,14 @@ def seq2seq_dataset(seq2seq_lm, texts, summaries, batch_size=8, max_source_token
     batches = []
     for start in range(0, len(order), batch_size):
         rows = order[start : start + batch_size]
-        encoder_ids, encoder_mask = _padded([sources[i] for i in rows], pad)
-        label_ids, label_mask = _padded([labels[i] for i in rows], pad)
+        encoder_ids, encoder_mask = padded([sources[i] for i in rows], pad)
+        label_ids, label_mask = padded([labels[i] for i in rows], pad)
         decoder_ids = np.concatenate([np.full((len(rows), 1), settings.decoder_start_token_id), label_ids[:, :-1]], 1)
         x = {"encoder_token_ids": encoder_ids, "encoder_padding_mask": encoder_mask,
              "decoder_token_ids": decoder_ids.astype("int32"),
              "decoder_padding_mask": np.concatenate([np.ones((len(rows), 1), bool), label_mask[:, :-1]], 1)}
         batches.append((x, label_ids, label_mask.astype("float32")))
-    signature = (
-        {key: tf.TensorSpec((None, None), tf.bool if key.endswith("mask") else tf.int32) for key in batches[0][0]},
-        tf.TensorSpec((None, None), tf.int32),
-        tf.TensorSpec((None, None), tf.float32),
-    )
-    dataset = tf.data.Dataset.from_generator(lambda: iter(batches), output_signature=signature)
-    return dataset.apply(tf.data.experimental.assert_cardinality(len(batches)))
-
-
-def _padded(rows, pad):
-    ids = np.full((len(rows), max(map(len, rows))), pad, "int32")
-    mask = np.zeros(ids.shape, bool)
-    for i, row in enumerate(rows):
-        ids[i, : len(row)], mask[i, : len(row)] = row, True
-    return ids, mask
+    return batches_dataset(batches)
 
 
 def seq2seq_finetune(seq2seq_lm, texts, summaries, *, epochs=3, batch_size=8, learning_rate=5e-5, warmup_ratio=0.1,
@@ -112,12 +92,7 @@ def seq2seq_finetune(seq2seq_lm, texts, summaries, *, epochs=3, batch_size=8, le
     lengths = {"max_source_tokens": max_source_tokens, "max_target_tokens": max_target_tokens}
     train = seq2seq_dataset(seq2seq_lm, texts, summaries, batch_size, shuffle_seed=seed, **lengths)
     val = seq2seq_dataset(seq2seq_lm, *validation, batch_size, **lengths) if validation is not None else None
-    # The task's own `fit` would run its string preprocessor; this model shares its layers and takes ids.
-    trainer = keras.Model(seq2seq_lm.input, seq2seq_lm.output)
-    return fit(
-        trainer, train, val, epochs=epochs, learning_rate=learning_rate, warmup_ratio=warmup_ratio,
-        run_dir=run_dir,
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction="mean_with_sample_weight"),
-        weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="token_accuracy")],
-        gradient_accumulation_steps=gradient_accumulation_steps if gradient_accumulation_steps > 1 else None,
+    return fit_on_summary_tokens(
+        seq2seq_lm, train, val, epochs=epochs, learning_rate=learning_rate, warmup_ratio=warmup_ratio,
+        run_dir=run_dir, gradient_accumulation_steps=gradient_accumulation_steps,
     )

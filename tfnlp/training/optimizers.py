@@ -46,8 +46,9 @@ def adamw(learning_rate, total_steps, warmup_ratio=0.1, weight_decay=0.01, clipn
         warmup_ratio: fraction of `total_steps` spent warming up.
         weight_decay: decoupled weight decay.
         clipnorm: gradient norm clipping (guards early fine-tuning steps).
-        gradient_accumulation_steps: apply the summed gradients of this many
-            batches at once; the schedule still counts every batch.
+        gradient_accumulation_steps: apply the averaged gradients of this many
+            batches at once (None or 1: every batch); the schedule still counts
+            every batch.
     """
     schedule = WarmupLinearDecay(
         peak=learning_rate,
@@ -56,7 +57,8 @@ def adamw(learning_rate, total_steps, warmup_ratio=0.1, weight_decay=0.01, clipn
     )
     optimizer = keras.optimizers.AdamW(
         learning_rate=schedule, weight_decay=weight_decay, clipnorm=clipnorm,
-        gradient_accumulation_steps=gradient_accumulation_steps,
+        # Keras wants None, not 1, for no accumulation.
+        gradient_accumulation_steps=gradient_accumulation_steps if (gradient_accumulation_steps or 1) > 1 else None,
     )
     optimizer.exclude_from_weight_decay(var_names=["bias", "gamma", "beta"])
     return optimizer
