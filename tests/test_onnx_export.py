@@ -222,6 +222,45 @@ def test_int8_is_per_channel_by_default(classifier_onnx, int8_path, tmp_path):
     assert scales and all(scale.size == 1 for scale in scales)
 
 
+def test_int8_quantizes_every_weight_matrix(int8_path):
+    """tf2onnx's `Gemm` layers and constant kernels behind `Shape` nodes are rewritten, not left in float."""
+    graph = onnx.load(str(int8_path)).graph
+    float_matrices = {init.name for init in graph.initializer
+                      if init.data_type == onnx.TensorProto.FLOAT and len(init.dims) >= 2}
+    readers = {node.op_type for node in graph.node if float_matrices & set(node.input)}
+    assert "Gemm" not in {node.op_type for node in graph.node}
+    assert not readers & {"MatMul", "Gemm", "Shape"}, readers
+
+
+@pytest.mark.parametrize("trans_b, alpha, beta", [(0, 1.0, 1.0), (1, 0.5, 2.0), (1, 1.0, 0.0)])
+def test_gemm_rewritten_as_matmul_gives_the_same_outputs(tmp_path, trans_b, alpha, beta):
+    from onnx import TensorProto, helper, numpy_helper
+
+    from tfnlp.export.onnx import _gemms_as_matmuls
+
+    rng = np.random.default_rng(0)
+    kernel = rng.normal(size=(5, 4) if trans_b else (4, 5)).astype(np.float32)
+    bias = rng.normal(size=(5,)).astype(np.float32)
+    node = helper.make_node("Gemm", ["x", "w", "b"], ["y"], transB=trans_b, alpha=alpha, beta=beta)
+    graph = helper.make_graph([node], "gemm", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 5])],
+                              [numpy_helper.from_array(kernel, "w"), numpy_helper.from_array(bias, "b")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+    x = rng.normal(size=(3, 4)).astype(np.float32)
+
+    def run(proto):
+        session = onnxruntime.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+        return session.run(None, {"x": x})[0]
+
+    expected = run(model)
+    _gemms_as_matmuls(model.graph)
+    with_bias = beta != 0
+    assert [node.op_type for node in model.graph.node] == ["MatMul"] + ["Add"] * with_bias
+    expected_weights = {"y_kernel", "y_bias"} if with_bias else {"y_kernel"}
+    assert {init.name for init in model.graph.initializer} == expected_weights
+    np.testing.assert_allclose(run(model), expected, rtol=1e-5, atol=1e-6)
+
+
 def test_quantize_missing_file_says_where(tmp_path):
     with pytest.raises(DataError, match="missing.onnx"):
         quantize_dynamic_int8(tmp_path / "missing.onnx")
