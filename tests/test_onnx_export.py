@@ -162,6 +162,58 @@ def test_exact_gelu_survives_export_without_erfc(random_model_onnx):
     assert np.abs(onnx_logits - approximate).max() > 2e-4
 
 
+def test_layer_norms_are_fused_into_one_node_each(random_model_onnx):
+    """The embedding norm and two per layer: 5 nodes instead of 65 (the logits test above checks the values)."""
+    op_types = [node.op_type for node in onnx.load(str(random_model_onnx[1])).graph.node]
+    assert op_types.count("LayerNormalization") == 5
+    assert "GlobalAveragePool" not in op_types and "Reciprocal" not in op_types
+
+
+def tf2onnx_layer_norm_graph(extra_output=None):
+    """The 13 nodes tf2onnx writes for a Keras layer normalization of `x` (batch, length, 4)."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    def node(op_type, inputs, output):
+        return helper.make_node(op_type, inputs, [output])
+
+    nodes = [node("GlobalAveragePool", ["x"], "mean"), node("Sub", ["x", "mean"], "centred"),
+             node("Mul", ["centred", "centred"], "squares"), node("GlobalAveragePool", ["squares"], "variance"),
+             node("Add", ["variance", "eps"], "shifted"), node("Sqrt", ["shifted"], "std"),
+             node("Reciprocal", ["std"], "inverse"), node("Mul", ["inverse", "gamma"], "scale"),
+             node("Neg", ["mean"], "negative_mean"), node("Mul", ["negative_mean", "scale"], "mean_scaled"),
+             node("Add", ["mean_scaled", "beta"], "offset"), node("Mul", ["x", "scale"], "x_scaled"),
+             node("Add", ["x_scaled", "offset"], "y")]
+    rng = np.random.default_rng(0)
+    weights = [numpy_helper.from_array(np.array(1e-3, np.float32), "eps"),
+               numpy_helper.from_array(rng.normal(size=(1, 1, 4)).astype(np.float32), "gamma"),
+               numpy_helper.from_array(rng.normal(size=(1, 1, 4)).astype(np.float32), "beta")]
+    outputs = [helper.make_tensor_value_info(name, TensorProto.FLOAT, None) for name in ["y", extra_output] if name]
+    graph = helper.make_graph(nodes, "layer_norm", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, None, 4])],
+                              outputs, weights)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+
+
+def run_onnx(proto, feed):
+    session = onnxruntime.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    return session.run(None, feed)
+
+
+def test_layer_norm_fusion_keeps_the_values_and_what_other_nodes_read():
+    from tfnlp.export.onnx_graph import fuse_layer_norms
+
+    x = {"x": np.random.default_rng(1).normal(3.0, 2.0, size=(2, 5, 4)).astype(np.float32)}
+    model = tf2onnx_layer_norm_graph()
+    gamma, beta = (onnx.numpy_helper.to_array(init) for init in model.graph.initializer[1:])
+    normalised = (x["x"] - x["x"].mean(-1, keepdims=True)) / np.sqrt(x["x"].var(-1, keepdims=True) + 1e-3)
+    np.testing.assert_allclose(run_onnx(model, x)[0], normalised * gamma + beta, atol=1e-5)  # the pattern is a norm
+    assert fuse_layer_norms(model.graph) == 1
+    assert [node.op_type for node in model.graph.node] == ["LayerNormalization"]
+    assert {init.name for init in model.graph.initializer} == {"y_gamma", "y_beta"}
+    np.testing.assert_allclose(run_onnx(model, x)[0], normalised * gamma + beta, atol=1e-5)
+    exposed = tf2onnx_layer_norm_graph(extra_output="mean")
+    assert fuse_layer_norms(exposed.graph) == 0 and len(exposed.graph.node) == 13
+
+
 def test_export_replaces_existing_file_without_leftovers(tmp_path):
     model = tiny_classifier()
     path = tmp_path / "onnx" / "model.onnx"
@@ -236,7 +288,7 @@ def test_int8_quantizes_every_weight_matrix(int8_path):
 def test_gemm_rewritten_as_matmul_gives_the_same_outputs(tmp_path, trans_b, alpha, beta):
     from onnx import TensorProto, helper, numpy_helper
 
-    from tfnlp.export.onnx import _gemms_as_matmuls
+    from tfnlp.export.onnx_graph import gemms_as_matmuls
 
     rng = np.random.default_rng(0)
     kernel = rng.normal(size=(5, 4) if trans_b else (4, 5)).astype(np.float32)
@@ -253,7 +305,7 @@ def test_gemm_rewritten_as_matmul_gives_the_same_outputs(tmp_path, trans_b, alph
         return session.run(None, {"x": x})[0]
 
     expected = run(model)
-    _gemms_as_matmuls(model.graph)
+    gemms_as_matmuls(model.graph)
     with_bias = beta != 0
     assert [node.op_type for node in model.graph.node] == ["MatMul"] + ["Add"] * with_bias
     expected_weights = {"y_kernel", "y_bias"} if with_bias else {"y_kernel"}

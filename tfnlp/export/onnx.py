@@ -15,6 +15,7 @@ import tensorflow as tf
 
 from tfnlp.errors import ConfigError, DataError, TfnlpError
 from tfnlp.export.atomic import atomic_path
+from tfnlp.export.onnx_graph import fuse_layer_norms, gemms_as_matmuls
 from tfnlp.serving.onnx_pipeline import LABEL_NAMES_KEY
 
 
@@ -47,6 +48,8 @@ def export_onnx(model, path, opset=17, output_name="logits"):
         opset=opset,
         custom_op_handlers={"Erfc": (_erfc_as_one_minus_erf, [])},
     )
+    if opset >= 17:  # the first opset with LayerNormalization
+        fuse_layer_norms(proto.graph)
     _check_graph(proto, model)
     if getattr(model, "label_names", None):
         onnx.helper.set_model_props(proto, {LABEL_NAMES_KEY: json.dumps(list(model.label_names))})
@@ -104,7 +107,7 @@ def _prepare_for_quantization(onnx_path, prepared_path):
     options.optimized_model_filepath = prepared_path
     onnxruntime.InferenceSession(onnx_path, options, providers=["CPUExecutionProvider"])
     proto = onnx.load(prepared_path)
-    _gemms_as_matmuls(proto.graph)
+    gemms_as_matmuls(proto.graph)
     used_domains = {node.domain for node in proto.graph.node} | {""}
     kept = [opset for opset in proto.opset_import if opset.domain in used_domains]
     del proto.opset_import[:]  # ONNX Runtime declares all its domains; keep those the graph uses
@@ -112,53 +115,6 @@ def _prepare_for_quantization(onnx_path, prepared_path):
     onnx.checker.check_model(proto)
     onnx.save_model(proto, prepared_path)
     return prepared_path
-
-
-def _gemms_as_matmuls(graph):
-    """Rewrite each `Gemm(A, W[, C])` with a constant `W` as `MatMul(A, alpha * W) [+ beta * C]`, in place."""
-    from onnx import helper, numpy_helper
-
-    weights = {tensor.name: tensor for tensor in graph.initializer}
-    nodes = []
-    for node in graph.node:
-        if node.op_type != "Gemm":
-            nodes.append(node)
-            continue
-        attributes = {attribute.name: helper.get_attribute_value(attribute) for attribute in node.attribute}
-        beta = attributes.get("beta", 1.0)
-        has_bias = len(node.input) > 2 and bool(node.input[2]) and beta != 0
-        constant = node.input[1] in weights and (not has_bias or node.input[2] in weights)
-        if not constant or attributes.get("transA", 0):
-            nodes.append(node)
-            continue
-        kernel = numpy_helper.to_array(weights[node.input[1]])
-        kernel = (kernel.T if attributes.get("transB", 0) else kernel) * attributes.get("alpha", 1.0)
-        output = node.output[0]  # output names are unique; node names may be empty
-        graph.initializer.append(numpy_helper.from_array(np.ascontiguousarray(kernel), f"{output}_kernel"))
-        product = f"{output}_product" if has_bias else output
-        nodes.append(helper.make_node("MatMul", [node.input[0], f"{output}_kernel"], [product]))
-        if has_bias:
-            bias = numpy_helper.to_array(weights[node.input[2]]) * beta
-            graph.initializer.append(numpy_helper.from_array(bias, f"{output}_bias"))
-            nodes.append(helper.make_node("Add", [product, f"{output}_bias"], [output]))
-    del graph.node[:]
-    graph.node.extend(nodes)
-    used = _names_used(graph) | {output.name for output in graph.output}
-    kept = [tensor for tensor in graph.initializer if tensor.name in used]
-    del graph.initializer[:]
-    graph.initializer.extend(kept)
-
-
-def _names_used(graph):
-    """Every tensor name a node of `graph` reads, in loop bodies and branches too."""
-    names = set()
-    for node in graph.node:
-        names.update(node.input)
-        for attribute in node.attribute:
-            subgraphs = list(attribute.graphs) + ([attribute.g] if attribute.HasField("g") else [])
-            for subgraph in subgraphs:
-                names |= _names_used(subgraph)
-    return names
 
 
 def _input_signature(model):
