@@ -162,6 +162,7 @@ def main(argv=None):
         fit(alone, train, validation, epochs=args.student_epochs, learning_rate=args.learning_rate,
             run_dir=run.file("student_alone"), monitor=ACCURACY, mode="max")
     run.save_metrics({"parameters": {"teacher": count_parameters(teacher), "student": count_parameters(alone)}})
+    save_model(alone, run.path / "student_alone.keras")
     measure(lambda: TextClassificationPipeline(alone), "student alone (alpha=1)")
     del alone
 
@@ -199,7 +200,8 @@ def main(argv=None):
     run.save_metrics({"benchmark": results, "targets": targets})
     print("\n" + table)
     print("\nTargets:", targets)
-    print(f"Saved benchmark.md, benchmark.json, plots/, model.keras, saved_model/, onnx/ in {run.path}")
+    print("Saved benchmark.md, benchmark.json, plots/, model.keras (distilled), teacher.keras, student_alone.keras, "
+          f"saved_model/, onnx/ in {run.path}")
     return run
 
 

@@ -40,7 +40,7 @@ def test_fast_run_benchmarks_every_variant(tmp_path):
     assert results["distilled + ORT int8"]["size_mb"] < results["teacher (Keras)"]["size_mb"] / 4
     assert metrics["pruned_90"]["sparsity_reached"] >= 0.89
     assert 0 <= metrics["search"]["alpha"] <= 1 and len(metrics["search"]["trials"]) == 2
-    for name in ("model.keras", "teacher.keras", "saved_model/saved_model.pb", "onnx/model.onnx",
+    for name in ("model.keras", "teacher.keras", "student_alone.keras", "saved_model/saved_model.pb", "onnx/model.onnx",
                  "onnx/model.int8.onnx", "benchmark.md", "plots/accuracy_vs_latency.png",
                  "plots/weights_pruned_90.png", "transformers/model.safetensors"):
         assert (run / name).is_file(), name
