@@ -3,11 +3,12 @@
 Variants, built from the same Keras classifier and run side by side in one process,
 in interleaved rounds (a busy spell on a shared machine falls on all of them):
 
-- `tf2onnx int8`: the graph as tf2onnx writes it (opset 16, so no layer-norm fusion)
-  quantized by `onnxruntime.quantization.quantize_dynamic` directly (per channel);
+- `tf2onnx int8`: the graph as tf2onnx writes it (`export_onnx(..., optimize=False)`)
+  quantized by `onnxruntime.quantization.quantize_dynamic` directly (per channel):
   what tfnlp exported before its graph rewrites.
-- `tfnlp int8`: `export_onnx` (layer norms fused) + `quantize_dynamic_int8` (constants
-  folded, `Gemm` as `MatMul`, so every weight matrix is int8).
+- `tfnlp int8`: `export_onnx` (constant shapes folded, dense products unflattened,
+  layer norms fused) + `quantize_dynamic_int8` (constants folded, `Gemm` as `MatMul`,
+  so every weight matrix is int8).
 - `tfnlp fp32`: `export_onnx` alone.
 
 Each runs with 1 intra-op thread and with all usable cores. A call is one
@@ -85,7 +86,7 @@ def export_variants(classifier, folder):
 
     from tfnlp.export.onnx import export_onnx, quantize_dynamic_int8
 
-    raw = export_onnx(classifier, os.path.join(folder, "tf2onnx.onnx"), opset=16)
+    raw = export_onnx(classifier, os.path.join(folder, "tf2onnx.onnx"), optimize=False)
     raw_int8 = os.path.join(folder, "tf2onnx.int8.onnx")
     quantize_dynamic(raw, raw_int8, weight_type=QuantType.QInt8, per_channel=True)
     fused = export_onnx(classifier, os.path.join(folder, "tfnlp.onnx"))

@@ -214,6 +214,52 @@ def test_layer_norm_fusion_keeps_the_values_and_what_other_nodes_read():
     assert fuse_layer_norms(exposed.graph) == 0 and len(exposed.graph.node) == 13
 
 
+def tf2onnx_dense_graph(extra_output=None):
+    """The 8 nodes tf2onnx writes for a Keras `Dense(5)` (no bias) on `x` of shape (batch, length, 4)."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    def node(op_type, inputs, output, **attributes):
+        return helper.make_node(op_type, inputs, [output], **attributes)
+
+    nodes = [node("Reshape", ["x", "flat_shape"], "flat"), node("MatMul", ["flat", "kernel"], "product"),
+             node("Shape", ["x"], "shape"), node("Cast", ["shape"], "shape32", to=TensorProto.INT32),
+             node("Gather", ["shape32", "free_axes"], "free"), node("Concat", ["free", "units"], "target", axis=0),
+             node("Cast", ["target"], "target64", to=TensorProto.INT64), node("Reshape", ["product", "target64"], "y")]
+    weights = [numpy_helper.from_array(np.array([-1, 4], np.int64), "flat_shape"),
+               numpy_helper.from_array(np.random.default_rng(0).normal(size=(4, 5)).astype(np.float32), "kernel"),
+               numpy_helper.from_array(np.array([0, 1], np.int64), "free_axes"),
+               numpy_helper.from_array(np.array([5], np.int32), "units")]
+    outputs = [helper.make_tensor_value_info(name, TensorProto.FLOAT, None) for name in ["y", extra_output] if name]
+    graph = helper.make_graph(nodes, "dense", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, None, 4])],
+                              outputs, weights)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+
+
+def test_dense_products_multiply_the_unflattened_input():
+    from tfnlp.export.onnx_graph import unflatten_dense_products
+
+    x = {"x": np.random.default_rng(1).normal(size=(2, 3, 4)).astype(np.float32)}
+    model = tf2onnx_dense_graph()
+    kernel = onnx.numpy_helper.to_array(model.graph.initializer[1])
+    np.testing.assert_allclose(run_onnx(model, x)[0], x["x"] @ kernel, rtol=1e-5)
+    assert unflatten_dense_products(model.graph) == 1
+    assert [(node.op_type, list(node.input)) for node in model.graph.node] == [("MatMul", ["x", "kernel"])]
+    assert [init.name for init in model.graph.initializer] == ["kernel"]
+    output = run_onnx(model, x)[0]
+    assert output.shape == (2, 3, 5)
+    np.testing.assert_allclose(output, x["x"] @ kernel, rtol=1e-5)
+    exposed = tf2onnx_dense_graph(extra_output="flat")
+    assert unflatten_dense_products(exposed.graph) == 0 and len(exposed.graph.node) == 8
+
+
+def test_exported_graph_keeps_no_flattened_dense_product(random_model_onnx):
+    from tfnlp.export.onnx_graph import unflatten_dense_products
+
+    graph = onnx.load(str(random_model_onnx[1])).graph
+    assert unflatten_dense_products(graph) == 0
+    assert [node.op_type for node in graph.node].count("Shape") <= 6  # tf2onnx wrote 13 for two layers
+
+
 def test_export_replaces_existing_file_without_leftovers(tmp_path):
     model = tiny_classifier()
     path = tmp_path / "onnx" / "model.onnx"

@@ -15,11 +15,16 @@ import tensorflow as tf
 
 from tfnlp.errors import ConfigError, DataError, TfnlpError
 from tfnlp.export.atomic import atomic_path
-from tfnlp.export.onnx_graph import fuse_layer_norms, gemms_as_matmuls
+from tfnlp.export.onnx_graph import (
+    fold_constant_shapes,
+    fuse_layer_norms,
+    gemms_as_matmuls,
+    unflatten_dense_products,
+)
 from tfnlp.serving.onnx_pipeline import LABEL_NAMES_KEY
 
 
-def export_onnx(model, path, opset=17, output_name="logits"):
+def export_onnx(model, path, opset=17, output_name="logits", optimize=True):
     """Write `model` as an ONNX graph from token inputs to outputs; returns `path`.
 
     The input signature comes from `model.input` (a dict of named tensors) with
@@ -33,6 +38,9 @@ def export_onnx(model, path, opset=17, output_name="logits"):
         path: the `.onnx` file to write.
         opset: the ONNX opset.
         output_name: the name of a single output (e.g. `"probability"` for a sigmoid).
+        optimize: rewrite tf2onnx's graph into fewer nodes with the same outputs
+            (`tfnlp.export.onnx_graph`: constant shapes folded, dense products
+            unflattened, layer norms fused); `False` writes it as tf2onnx made it.
 
     Example:
     >>> export_onnx(classifier, "saved_models/emotion/onnx/model.onnx")  # doctest: +SKIP
@@ -48,8 +56,11 @@ def export_onnx(model, path, opset=17, output_name="logits"):
         opset=opset,
         custom_op_handlers={"Erfc": (_erfc_as_one_minus_erf, [])},
     )
-    if opset >= 17:  # the first opset with LayerNormalization
-        fuse_layer_norms(proto.graph)
+    if optimize:
+        fold_constant_shapes(proto.graph)
+        unflatten_dense_products(proto.graph)
+        if opset >= 17:  # the first opset with LayerNormalization
+            fuse_layer_norms(proto.graph)
     _check_graph(proto, model)
     if getattr(model, "label_names", None):
         onnx.helper.set_model_props(proto, {LABEL_NAMES_KEY: json.dumps(list(model.label_names))})
