@@ -6,11 +6,14 @@ Keras pipeline and through transformers' PyTorch pipeline on the same weights; f
 epochs for distillation with keras-tuner and retrain the best; export the distilled student
 (.keras, SavedModel, ONNX fp32, ONNX int8 per-channel); prune it to 50/70/90% sparsity.
 Every variant gets size (MB), one-query latency and test accuracy, in one table and one plot.
+`--resume --name RUN` keeps the models a run already saved (teacher, student alone, distilled,
+pruned), trains only what is missing, and exports and measures every variant again.
 """
 
 import gc
 
 import keras
+import numpy as np
 
 from tfnlp.benchmark.performance import PerformanceBenchmark, plot_metrics, results_table
 from tfnlp.cli import parse_args, recipe_parser, run_recipe
@@ -64,6 +67,17 @@ def fast_settings(args):
         args.epochs, args.student_epochs, args.trials, args.pruning_epochs = 1, 1, 2, 1
 
 
+def saved_or_trained(run, filename, train):
+    """The model a resumed run saved as `filename`, else `train()`'s, saved there."""
+    path = run.path / filename
+    if run.resumed and path.is_file():
+        print(f"Resuming with {path}")
+        return load_trained_model(path)
+    model = train()
+    save_model(model, path)
+    return model
+
+
 def train_teacher(args, label_names, train, validation, run):
     if args.teacher:
         return load_trained_model(args.teacher)
@@ -81,7 +95,7 @@ def prune(build_student, student, teacher, best, sparsity, train, validation, ar
     pruning = MagnitudePruning(pruned, sparsity, end_step=max(1, int(0.75 * steps)), frequency=max(1, steps // 50))
     fit(Distiller(pruned, teacher, alpha=best["alpha"], temperature=best["temperature"]), train, validation,
         epochs=args.pruning_epochs, learning_rate=args.learning_rate, callbacks=[pruning])
-    return pruned, pruning.sparsity()
+    return pruned
 
 
 def distill_student(build_student, teacher, train, validation, args, run):
@@ -146,8 +160,8 @@ def main(argv=None):
 
     strategy = recipe_strategy(args.strategy, run)  # each training below builds its variables in its scope
     with strategy.scope():
-        teacher = train_teacher(args, label_names, train, validation, run)
-    save_model(teacher, run.path / "teacher.keras")
+        teacher = saved_or_trained(run, "teacher.keras",
+                                   lambda: train_teacher(args, label_names, train, validation, run))
     measure(lambda: TextClassificationPipeline(teacher), "teacher (Keras)")
     hf_dir = export_hf_bert(teacher, run.path / "transformers")
     run.save_metrics({"transformers_max_logit_difference": max_logit_difference(
@@ -157,21 +171,27 @@ def main(argv=None):
     def build_student():
         return student_classifier(teacher, layers)
 
-    with strategy.scope():
+    def train_alone():
         alone = build_student()
         fit(alone, train, validation, epochs=args.student_epochs, learning_rate=args.learning_rate,
             run_dir=run.file("student_alone"), monitor=ACCURACY, mode="max")
+        return alone
+
+    with strategy.scope():
+        alone = saved_or_trained(run, "student_alone.keras", train_alone)
     run.save_metrics({"parameters": {"teacher": count_parameters(teacher), "student": count_parameters(alone)}})
-    save_model(alone, run.path / "student_alone.keras")
     measure(lambda: TextClassificationPipeline(alone), "student alone (alpha=1)")
     del alone
 
-    with strategy.scope():
-        student, best, history = distill_student(build_student, teacher, train, validation, args, run)
-    run.save_metrics({"search": best, "distilled_history": {k: [float(v) for v in vs]
-                                                            for k, vs in history.history.items()}})
+    if run.resumed and (run.path / "model.keras").is_file() and "search" in run.metrics:
+        student, best = load_trained_model(run.path / "model.keras"), run.metrics["search"]
+    else:
+        with strategy.scope():
+            student, best, history = distill_student(build_student, teacher, train, validation, args, run)
+        run.save_metrics({"search": best, "distilled_history": {k: [float(v) for v in vs]
+                                                                for k, vs in history.history.items()}})
     print("Best distillation values:", {key: best[key] for key in ("alpha", "temperature", "epochs")})
-    exported = export_run_models(student, run.path)
+    exported = export_run_models(student, run.path)  # again on resume: the current exporter
     measure(lambda: TextClassificationPipeline(student), "distilled (Keras)")
 
     def onnx_pipeline(path):  # the tokenizer files are beside the ONNX file
@@ -183,12 +203,15 @@ def main(argv=None):
 
     dense_values = kernel_values(student)
     for sparsity in sparsities:
-        with strategy.scope():
-            pruned, reached = prune(build_student, student, teacher, best, sparsity, train, validation, args)
         percent = round(100 * sparsity)
-        weight_histogram(dense_values, kernel_values(pruned), reached, run.file(f"plots/weights_pruned_{percent}.png"))
-        keras_path = save_model(pruned, run.path / f"pruned_{percent}.keras")
-        _, path = export_onnx_in_subprocess(keras_path, run.path / "onnx" / f"pruned_{percent}.onnx")
+        with strategy.scope():
+            pruned = saved_or_trained(run, f"pruned_{percent}.keras", lambda: prune(
+                build_student, student, teacher, best, sparsity, train, validation, args))
+        pruned_values = kernel_values(pruned)
+        reached = float(np.mean(pruned_values == 0))
+        weight_histogram(dense_values, pruned_values, reached, run.file(f"plots/weights_pruned_{percent}.png"))
+        _, path = export_onnx_in_subprocess(run.path / f"pruned_{percent}.keras",
+                                            run.path / "onnx" / f"pruned_{percent}.onnx")
         measure(onnx_pipeline(path), f"distilled + pruned {percent}% + ORT int8")
         run.save_metrics({f"pruned_{percent}": {"sparsity_reached": reached}})
         del pruned

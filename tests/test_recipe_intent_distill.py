@@ -44,3 +44,14 @@ def test_fast_run_benchmarks_every_variant(tmp_path):
                  "onnx/model.int8.onnx", "benchmark.md", "plots/accuracy_vs_latency.png",
                  "plots/weights_pruned_90.png", "transformers/model.safetensors"):
         assert (run / name).is_file(), name
+
+    saved = {name: (run / name).stat().st_mtime_ns for name in ("teacher.keras", "student_alone.keras", "model.keras",
+                                                                 "pruned_50.keras", "pruned_90.keras")}
+    intent_distill.main(["--fast", "--output-dir", str(tmp_path), "--name", "smoke", "--sparsities", "0.5,0.9",
+                         "--resume"])
+    assert {name: (run / name).stat().st_mtime_ns for name in saved} == saved  # nothing trained again
+    resumed = json.loads((run / "benchmark.json").read_text())
+    assert set(VARIANTS) == set(resumed)
+    assert resumed["distilled + ORT int8"]["accuracy"] == pytest.approx(results["distilled + ORT int8"]["accuracy"],
+                                                                         abs=0.01)
+

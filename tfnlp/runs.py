@@ -65,6 +65,7 @@ class RunDir:
                 f"{self.path} already holds a run. Pass --resume to continue it, or another --name."
             )
         self.path.mkdir(parents=True, exist_ok=True)
+        self.resumed = resume
         self.metrics = self._read("metrics.json") if resume else {}
 
     def _read(self, name):
