@@ -181,7 +181,7 @@ def main(argv=None):
         alone = saved_or_trained(run, "student_alone.keras", train_alone)
     run.save_metrics({"parameters": {"teacher": count_parameters(teacher), "student": count_parameters(alone)}})
     measure(lambda: TextClassificationPipeline(alone), "student alone (alpha=1)")
-    del alone
+    alone = None  # free it before the distillation
 
     if run.resumed and (run.path / "model.keras").is_file() and "search" in run.metrics:
         student, best = load_trained_model(run.path / "model.keras"), run.metrics["search"]
