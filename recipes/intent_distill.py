@@ -43,7 +43,8 @@ def build_parser():
     add = parser.add_argument
     add("--teacher", help="a fine-tuned teacher .keras file (e.g. an earlier run's teacher.keras): skip its training.")
     add("--student-layers", default="0,2,4", help="teacher layers the student keeps, comma-separated.")
-    add("--student-epochs", type=int, default=5, help="epochs of the student fine-tuned alone; most epochs searched.")
+    add("--student-epochs", type=int, default=5,
+        help="epochs of the student fine-tuned alone; the search tries this to twice this (the chapter: 5 to 10).")
     add("--trials", type=int, default=8, help="keras-tuner trials over alpha, temperature and epochs.")
     add("--alpha", type=float, help="with --temperature: distil with these values (and --student-epochs), no search.")
     add("--temperature", type=float, help="see --alpha.")
@@ -108,7 +109,8 @@ def distill_student(build_student, teacher, train, validation, args, run):
                                    temperature=args.temperature, epochs=args.student_epochs, **options)
         return student, best, history
     return search_and_distill(build_student, teacher, train, validation, run.path / "tuning",
-                              max_trials=args.trials, epochs=(1, args.student_epochs), seed=args.seed, **options)
+                              max_trials=args.trials, epochs=(args.student_epochs, 2 * args.student_epochs),
+                              seed=args.seed, **options)
 
 
 def check_targets(results):
