@@ -19,20 +19,8 @@ def fuse_layer_norms(graph):
     five `Mul`/`Add`. `GlobalAveragePool` reduces every axis from 2 on, which is
     what `LayerNormalization(axis=2)` normalises. Returns the number fused.
     """
-    graph_view = _GraphView(graph)
-    fused = []
-    for node in graph.node:
-        match = graph_view.layer_norm(node) if node.op_type == "Add" else None
-        if match:
-            fused.append(match)
-    replaced = {id(node) for pattern, _ in fused for node in pattern}
-    replacement = {id(pattern[-1]): new for pattern, new in fused}
-    nodes = [replacement.get(id(node), node) for node in graph.node
-             if id(node) not in replaced or id(node) in replacement]
-    del graph.node[:]
-    graph.node.extend(nodes)
-    drop_unused_initializers(graph)
-    return len(fused)
+    view = _GraphView(graph)
+    return _replace_patterns(graph, [view.layer_norm(node) for node in graph.node if node.op_type == "Add"])
 
 
 def unflatten_dense_products(graph):
@@ -44,22 +32,20 @@ def unflatten_dense_products(graph):
     `MatMul(x, W)` does in one. Returns the number replaced.
     """
     view = _GraphView(graph)
-    replaced = {}
-    for node in graph.node:
-        match = view.tensordot(node) if node.op_type == "Reshape" else None
-        if match:
-            replaced[id(node)] = match
-    removed = {id(part) for pattern, _ in replaced.values() for part in pattern}
-    nodes = []
-    for node in graph.node:
-        if id(node) in replaced:
-            nodes.append(replaced[id(node)][1])
-        elif id(node) not in removed:
-            nodes.append(node)
+    return _replace_patterns(graph, [view.tensordot(node) for node in graph.node if node.op_type == "Reshape"])
+
+
+def _replace_patterns(graph, matches):
+    """Put each match's new node where its pattern's last node was, drop the pattern; returns how many."""
+    matches = [match for match in matches if match]
+    removed = {id(node) for pattern, _ in matches for node in pattern}
+    replacement = {id(pattern[-1]): new for pattern, new in matches}
+    nodes = [replacement.get(id(node), node) for node in graph.node
+             if id(node) not in removed or id(node) in replacement]
     del graph.node[:]
     graph.node.extend(nodes)
     drop_unused_initializers(graph)
-    return len(replaced)
+    return len(matches)
 
 
 def fold_constant_shapes(graph):
@@ -75,7 +61,8 @@ def fold_constant_shapes(graph):
         start = next((attribute.i for attribute in node.attribute if attribute.name == "start"), 0)
         end = next((attribute.i for attribute in node.attribute if attribute.name == "end"), len(shape))
         graph.initializer.append(numpy_helper.from_array(shape[start:end], node.output[0]))
-    kept = [node for node in graph.node if not any(node is done for done in folded)]
+    folded_ids = {id(node) for node in folded}
+    kept = [node for node in graph.node if id(node) not in folded_ids]
     del graph.node[:]
     graph.node.extend(kept)
     drop_unused_initializers(graph)
@@ -186,9 +173,8 @@ class _GraphView:
             return None
         pattern = [mean, difference, square, variance, eps_add, sqrt, reciprocal, scale_mul, neg, shift_mul, shift,
                    scaled, output_add]
-        inner = {name for node in pattern for name in node.output} - {output_add.output[0]}
-        if inner & self.outputs or any(user not in pattern for name in inner for user in self.consumers[name]):
-            return None  # an intermediate value is used elsewhere: fusing would lose it
+        if not self._self_contained(pattern):
+            return None
         name = output_add.output[0]
         for suffix, weight in (("gamma", gamma), ("beta", beta)):
             values = numpy_helper.to_array(self.weights[weight])
@@ -216,8 +202,7 @@ class _GraphView:
         if shape_nodes is None:
             return None
         pattern = [flatten, product, *shape_nodes, reshape_back]
-        inner = {name for node in pattern for name in node.output} - {reshape_back.output[0]}
-        if inner & self.outputs or any(user not in pattern for name in inner for user in self.consumers[name]):
+        if not self._self_contained(pattern):
             return None
         return pattern, helper.make_node("MatMul", [x, product.input[1]], list(reshape_back.output))
 
@@ -241,6 +226,11 @@ class _GraphView:
         if not indices or indices != list(range(len(indices))):  # all of x's dimensions but the last
             return None
         return nodes + [shape]
+
+    def _self_contained(self, pattern):
+        """Whether only `pattern` reads the values it computes before its last node (else fusing loses them)."""
+        inner = {name for node in pattern for name in node.output} - set(pattern[-1].output)
+        return not inner & self.outputs and all(user in pattern for name in inner for user in self.consumers[name])
 
     def _skip_casts(self, name, casts):
         """The first non-`Cast` producer up from `name`; the casts passed go into `casts`."""
