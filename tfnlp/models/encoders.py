@@ -73,12 +73,21 @@ def _read_hf_config(directory):
     return json.loads(path.read_text())
 
 
+def _only_onnx_file(path):
+    """`path` if it is an `.onnx` file, the one `.onnx` file of a folder without `config.json`, else None."""
+    if path.is_file():
+        return path if path.suffix == ".onnx" else None
+    files = sorted(path.glob("*.onnx"))
+    return files[0] if len(files) == 1 and not (path / "config.json").exists() else None
+
+
 def load_encoder(preset="minilm-l6", load_weights=True):
     """Load a pretrained encoder backbone.
 
     Args:
-        preset: offline preset name (e.g. `"minilm-l6"`), a local Hugging Face
-            or keras-hub directory, or a hub id when online.
+        preset: offline preset name (e.g. `"minilm-l6"`, or `"minilm-l3-onnx"`
+            whose weights are read out of its ONNX file), a local Hugging Face
+            or keras-hub directory, a BERT `.onnx` file, or a hub id when online.
         load_weights: `False` gives the architecture with random weights.
 
     Returns:
@@ -90,6 +99,13 @@ def load_encoder(preset="minilm-l6", load_weights=True):
     6
     """
     directory = resolve_preset(preset)
+    onnx_file = _only_onnx_file(directory)
+    if onnx_file is not None:
+        if not load_weights:
+            raise PresetError(f"{preset}: an ONNX export defines its architecture by its weights; load_weights=True.")
+        from tfnlp.models.onnx_bert import encoder_from_onnx  # it builds a BertEncoder: import here, not in a cycle
+
+        return encoder_from_onnx(onnx_file)
     hf_config = _read_hf_config(directory)
     is_hf_bert = hf_config is not None and hf_config.get("model_type") == "bert"
     if not is_hf_bert:

@@ -43,20 +43,29 @@ def shrink_encoder(encoder, layers=(0, 2, 4)):
     return student
 
 
-def student_classifier(teacher, layers=(0, 2, 4), copy_head=True):
+def student_classifier(teacher, layers=(0, 2, 4), copy_head=True, encoder=None):
     """An `EncoderClassifier` on `shrink_encoder(teacher.backbone, layers)` with the teacher's preprocessor.
 
     Args:
         teacher: an `EncoderClassifier`, usually fine-tuned.
         layers: the teacher layers the student keeps.
         copy_head: start from the teacher's classification head too.
+        encoder: a pretrained encoder to use instead of the teacher's layers
+            (e.g. `load_encoder("minilm-l3-onnx")`); it must read the
+            teacher's token ids, so its vocabulary size must match.
 
     Example:
     >>> student = student_classifier(teacher, layers=(0, 2, 4))  # doctest: +SKIP
     >>> distiller = Distiller(student, teacher, alpha=0.5, temperature=4.0)  # doctest: +SKIP
     """
+    if encoder is not None and encoder.vocabulary_size != teacher.backbone.vocabulary_size:
+        raise ConfigError(
+            f"the student encoder has a vocabulary of {encoder.vocabulary_size} tokens and the teacher "
+            f"{teacher.backbone.vocabulary_size}: the student reads the teacher's token ids, so pick an encoder "
+            "trained with the teacher's vocabulary."
+        )
     student = EncoderClassifier(
-        backbone=shrink_encoder(teacher.backbone, layers),
+        backbone=encoder if encoder is not None else shrink_encoder(teacher.backbone, layers),
         label_names=teacher.label_names,
         preprocessor=teacher.preprocessor,
         head=teacher.head,
