@@ -3,7 +3,9 @@
 Steps: fine-tune the teacher (MiniLM-L6, 151 labels incl. `oos`); measure it through the
 Keras pipeline and through transformers' PyTorch pipeline on the same weights; fine-tune a
 3-layer student made from teacher layers alone (alpha = 1); search alpha, temperature and
-epochs for distillation with keras-tuner and retrain the best; export the distilled student
+epochs for distillation with keras-tuner and retrain the best, on the training queries plus
+teacher-labelled texts (word-dropped copies of the queries, SQuAD questions as out-of-scope
+probes; the teacher's logits computed once); export the distilled student
 (.keras, SavedModel, ONNX fp32, ONNX int8 per-channel); prune it to 50/70/90% sparsity.
 Every variant gets size (MB), one-query latency and test accuracy, in one table and one plot.
 `--resume --name RUN` keeps the models a run already saved (teacher, student alone, distilled,
@@ -18,24 +20,28 @@ import numpy as np
 from tfnlp.benchmark.performance import PerformanceBenchmark, plot_metrics, results_table
 from tfnlp.cli import parse_args, recipe_parser, run_recipe
 from tfnlp.data import load_dataset
+from tfnlp.data.augmentation import as_plain_queries, drop_words
 from tfnlp.data.pipeline import text_dataset
+from tfnlp.errors import ConfigError, DataError
 from tfnlp.export.bundle import export_run_models
 from tfnlp.export.hf_bert import export_hf_bert, max_logit_difference
 from tfnlp.export.isolated import export_onnx_in_subprocess
 from tfnlp.export.saving import load_trained_model, save_model
 from tfnlp.models.classifier import EncoderClassifier
+from tfnlp.models.encoders import load_encoder
 from tfnlp.models.students import count_parameters, student_classifier
 from tfnlp.runs import RunDir
 from tfnlp.serving.onnx_pipeline import OnnxTextClassificationPipeline
 from tfnlp.serving.pipelines import SavedModelPipeline, TextClassificationPipeline
 from tfnlp.serving.transformers_pipeline import TorchTextClassificationPipeline
-from tfnlp.training import Distiller, count_batches, fit, recipe_strategy
+from tfnlp.training import Distiller, count_batches, fit, recipe_strategy, with_teacher_logits
 from tfnlp.training.pruning import MagnitudePruning, kernel_values, weight_histogram
 from tfnlp.training.tuning import distill, search_and_distill
 
 FAST_SIZES = {"train": 2000, "validation": 300, "test": 300}
 ACCURACY = "val_sparse_categorical_accuracy"
 INT8 = "distilled + ORT int8"
+WORD_DROP_RATE = 0.15
 
 
 def build_parser():
@@ -43,11 +49,19 @@ def build_parser():
     add = parser.add_argument
     add("--teacher", help="a fine-tuned teacher .keras file (e.g. an earlier run's teacher.keras): skip its training.")
     add("--student-layers", default="0,2,4", help="teacher layers the student keeps, comma-separated.")
+    add("--student-encoder", help="start the student from this pretrained encoder instead of teacher layers "
+        "(e.g. minilm-l3-onnx, read out of the packaged ONNX file); it must share the teacher's vocabulary.")
     add("--student-epochs", type=int, default=5,
         help="epochs of the student fine-tuned alone; the search tries this to twice this (the chapter: 5 to 10).")
     add("--trials", type=int, default=8, help="keras-tuner trials over alpha, temperature and epochs.")
     add("--alpha", type=float, help="with --temperature: distil with these values (and --student-epochs), no search.")
     add("--temperature", type=float, help="see --alpha.")
+    add("--transfer-questions", type=int, default=5000,
+        help="SQuAD questions (from --data-dir) added to the distillation data, labelled by the teacher: they show "
+        "the student what the teacher rejects as out of scope. 0: distil on CLINC150 alone.")
+    add("--augment-copies", type=int, default=1,
+        help="copies of the training queries with words dropped, labelled by the teacher, added to the "
+        "distillation data.")
     add("--sparsities", default="0.5,0.7,0.9", help="pruning targets, comma-separated fractions.")
     add("--pruning-epochs", type=int, default=2, help="epochs of distillation while pruning, per target.")
     add("--query", default="What is the pin number for my account?", help="the query whose latency is measured.")
@@ -66,6 +80,35 @@ def load_data(args):
 def fast_settings(args):
     if args.fast:
         args.epochs, args.student_epochs, args.trials, args.pruning_epochs = 1, 1, 2, 1
+        args.transfer_questions = min(args.transfer_questions, 200)
+
+
+def transfer_questions(args):
+    """`--transfer-questions` SQuAD questions, written as CLINC150 writes queries."""
+    if args.transfer_questions <= 0:
+        return []
+    try:
+        questions = load_dataset("squad", data_dir=args.data_dir)["validation"]["question"].drop_duplicates()
+    except DataError as error:
+        raise ConfigError(f"--transfer-questions needs the SQuAD data set ({error}); pass --transfer-questions 0 "
+                          "to distil on CLINC150 alone.") from error
+    count = min(args.transfer_questions, len(questions))
+    return as_plain_queries(questions.sample(count, random_state=args.seed).tolist())
+
+
+def distillation_data(teacher, train_frame, args):
+    """The training queries, `--augment-copies` word-dropped copies and the transfer questions, each with the
+    teacher's logits (computed once here, not at every step); the extra texts take the teacher's labels."""
+    texts = train_frame["text"].tolist()
+    parts, all_texts = [with_teacher_logits(teacher, texts, train_frame["label"])], list(texts)
+    extras = [drop_words(texts, rate=WORD_DROP_RATE, seed=args.seed + copy) for copy in range(args.augment_copies)]
+    for extra in extras + [transfer_questions(args)]:
+        if extra:
+            parts.append(with_teacher_logits(teacher, extra))
+            all_texts += extra
+    targets = {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
+    print(f"Distillation data: {len(texts)} queries + {len(all_texts) - len(texts)} teacher-labelled texts")
+    return text_dataset(all_texts, targets, args.batch_size, shuffle=True, seed=args.seed)
 
 
 def saved_or_trained(run, filename, train):
@@ -171,7 +214,8 @@ def main(argv=None):
     measure(lambda: TorchTextClassificationPipeline(hf_dir), "teacher (transformers PyTorch)")
 
     def build_student():
-        return student_classifier(teacher, layers)
+        encoder = load_encoder(args.student_encoder) if args.student_encoder else None
+        return student_classifier(teacher, layers, encoder=encoder, copy_head=encoder is None)
 
     def train_alone():
         alone = build_student()
@@ -185,11 +229,13 @@ def main(argv=None):
     measure(lambda: TextClassificationPipeline(alone), "student alone (alpha=1)")
     alone = None  # free it before the distillation
 
+    distillation_train = distillation_data(teacher, data["train"], args)
     if run.resumed and (run.path / "model.keras").is_file() and "search" in run.metrics:
         student, best = load_trained_model(run.path / "model.keras"), run.metrics["search"]
     else:
         with strategy.scope():
-            student, best, history = distill_student(build_student, teacher, train, validation, args, run)
+            student, best, history = distill_student(build_student, teacher, distillation_train, validation, args,
+                                                     run)
         run.save_metrics({"search": best, "distilled_history": {k: [float(v) for v in vs]
                                                                 for k, vs in history.history.items()}})
     print("Best distillation values:", {key: best[key] for key in ("alpha", "temperature", "epochs")})
@@ -208,7 +254,7 @@ def main(argv=None):
         percent = round(100 * sparsity)
         with strategy.scope():
             pruned = saved_or_trained(run, f"pruned_{percent}.keras", lambda: prune(
-                build_student, student, teacher, best, sparsity, train, validation, args))
+                build_student, student, teacher, best, sparsity, distillation_train, validation, args))
         pruned_values = kernel_values(pruned)
         reached = float(np.mean(pruned_values == 0))
         weight_histogram(dense_values, pruned_values, reached, run.file(f"plots/weights_pruned_{percent}.png"))

@@ -11,7 +11,7 @@ from tfnlp.export.saving import save_model
 from tfnlp.models.classifier import EncoderClassifier
 from tfnlp.models.encoders import BertEncoder, load_preprocessor
 from tfnlp.models.students import shrink_encoder, student_classifier
-from tfnlp.training import Distiller, fit
+from tfnlp.training import Distiller, fit, with_teacher_logits
 from tfnlp.training.distiller import same_preprocessing, soft_target_kl
 
 from .conftest import TINY_VOCAB
@@ -94,6 +94,30 @@ def test_teacher_frozen_student_trains_and_reloads_alone(preprocessor, tmp_path)
     assert reloaded.backbone.num_layers == 1
     inputs = preprocessor(TEXTS)
     np.testing.assert_allclose(reloaded(inputs), student(inputs), atol=1e-5)
+
+
+def test_cached_teacher_logits_train_the_student_alike(preprocessor, monkeypatch):
+    teacher = tiny_teacher(preprocessor, seed=1)
+    targets = with_teacher_logits(teacher, TEXTS, Y, batch_size=3)
+    calls = []
+    original_call = teacher.call
+    monkeypatch.setattr(teacher, "call", lambda *args, **kwargs: calls.append(1) or original_call(*args, **kwargs))
+    # Scored in order of length, returned in the texts' order.
+    np.testing.assert_allclose(targets["teacher_logits"], teacher(preprocessor(TEXTS)), atol=1e-5)
+    np.testing.assert_array_equal(targets["labels"], Y)
+    unlabelled = with_teacher_logits(teacher, TEXTS)  # e.g. a transfer set: the teacher's predictions are the labels
+    np.testing.assert_array_equal(unlabelled["labels"], targets["teacher_logits"].argmax(-1))
+    students, teacher_calls = [], []
+    for labels in (Y, targets):
+        keras.utils.set_random_seed(5)
+        student = student_classifier(teacher, layers=(0,))
+        fit(Distiller(student, teacher, alpha=0.3, temperature=3.0),
+            text_dataset(TEXTS, labels, batch_size=4, bucket_by_length=False), epochs=2, learning_rate=1e-2)
+        students.append(student)
+        teacher_calls.append(len(calls))
+    assert teacher_calls[0] > 0 and teacher_calls[1] == teacher_calls[0]  # with cached logits it never ran
+    for live, cached in zip(*(student.get_weights() for student in students)):
+        np.testing.assert_allclose(live, cached, rtol=1e-4, atol=1e-5)
 
 
 def test_student_copies_chosen_teacher_layers(preprocessor):

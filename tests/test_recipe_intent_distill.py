@@ -7,6 +7,7 @@ import sys
 import pytest
 
 from tfnlp.data import resolve_data_dir
+from tfnlp.errors import ConfigError
 
 pytestmark = [
     pytest.mark.skipif(resolve_data_dir() is None, reason="../shared/data is not beside the repository"),
@@ -20,8 +21,24 @@ VARIANTS = ["teacher (Keras)", "teacher (transformers PyTorch)", "student alone 
 def test_help_lists_the_recipe_options():
     completed = subprocess.run([sys.executable, "-m", "recipes.intent_distill", "--help"],
                                capture_output=True, text=True, check=True)
-    for option in ("--teacher", "--student-layers", "--trials", "--sparsities", "--fast"):
+    for option in ("--teacher", "--student-layers", "--student-encoder", "--trials", "--transfer-questions",
+                   "--augment-copies", "--sparsities", "--fast"):
         assert option in completed.stdout
+
+
+def test_transfer_questions_read_squad_as_plain_queries(tmp_path):
+    from recipes import intent_distill
+
+    args = intent_distill.build_parser().parse_args(["--transfer-questions", "50"])
+    questions = intent_distill.transfer_questions(args)
+    assert len(questions) == len(set(questions)) == 50
+    assert all(question == question.lower() and "?" not in question for question in questions)
+    assert intent_distill.transfer_questions(intent_distill.build_parser().parse_args(
+        ["--transfer-questions", "0"])) == []
+    (tmp_path / "clinc150").mkdir()
+    without_squad = intent_distill.build_parser().parse_args(["--data-dir", str(tmp_path)])
+    with pytest.raises(ConfigError, match="--transfer-questions 0"):
+        intent_distill.transfer_questions(without_squad)
 
 
 @pytest.mark.slow

@@ -53,7 +53,8 @@ def text_dataset(
     Args:
         texts: a list of strings, or a pair `(first_texts, second_texts)` for
             text-pair tasks.
-        labels: class ids or regression targets, or `None` for prediction.
+        labels: class ids or regression targets, or `None` for prediction; or
+            a dict of such arrays (e.g. `tfnlp.training.with_teacher_logits`).
         batch_size: texts per batch.
         shuffle: reshuffle every epoch (for training), in an order that depends
             only on `seed` and the epoch (see `SHUFFLE_EPOCH`).
@@ -61,7 +62,7 @@ def text_dataset(
         bucket_by_length: batch texts of similar word counts together, so
             dynamic padding wastes little; batches are then not in input order,
             so leave it off where outputs must line up with inputs
-            (`predict`), or use `predict_in_order`.
+            (`predict`).
         num_buckets: number of length groups.
 
     Example:
@@ -77,10 +78,8 @@ def text_dataset(
         raise DataError(f"The two text columns differ in length: {[len(c) for c in columns]}.")
     features = columns if is_pair else columns[0]
     if labels is not None:
-        labels = np.asarray(labels)
-        if len(labels) != len(columns[0]):
-            raise DataError(f"{len(columns[0])} texts but {len(labels)} labels.")
-        labels = labels.astype("int32") if np.issubdtype(labels.dtype, np.integer) else labels.astype("float32")
+        labels = {key: _label_array(value, len(columns[0]), key) for key, value in labels.items()} if isinstance(
+            labels, dict) else _label_array(labels, len(columns[0]), "labels")
         elements = (features, labels)
     else:
         elements = features
@@ -99,6 +98,13 @@ def text_dataset(
     else:
         dataset = dataset.batch(batch_size)
     return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def _label_array(values, size, name):
+    values = np.asarray(values)
+    if len(values) != size:
+        raise DataError(f"{size} texts but {len(values)} {name}.")
+    return values.astype("int32") if np.issubdtype(values.dtype, np.integer) else values.astype("float32")
 
 
 def shuffled_range(size, seed=None):

@@ -9,9 +9,11 @@ The teacher only runs in inference mode and is never updated.
 """
 
 import keras
+import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from tfnlp.data.pipeline import text_dataset, word_counts
 from tfnlp.errors import ConfigError
 
 
@@ -23,6 +25,11 @@ class Distiller(keras.Model):
     have their preprocessors applied inside the step; when student and teacher
     tokenize alike (the same preprocessor, or equal vocabulary and settings), the
     text is tokenized once for both. Models without a preprocessor get `x` as it is.
+
+    The teacher's logits can be computed once instead of at every step: give
+    `fit` labels from `with_teacher_logits` (its forward pass is then no part
+    of a step; the teacher is deterministic in inference mode, so the loss is
+    the same).
 
     Validation reports the student alone: `loss` is its hard-label loss and the
     metrics are the student's, so runs with different `alpha` compare fairly.
@@ -104,9 +111,12 @@ class Distiller(keras.Model):
 
     def train_step(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        y, teacher_logits = _split_targets(y)
         student_inputs = _preprocess(self.student, x)
-        teacher_inputs = student_inputs if self.shares_preprocessing else _preprocess(self.teacher, x)
-        teacher_logits = ops.stop_gradient(self.teacher(teacher_inputs, training=False))
+        if teacher_logits is None:
+            teacher_inputs = student_inputs if self.shares_preprocessing else _preprocess(self.teacher, x)
+            teacher_logits = self.teacher(teacher_inputs, training=False)
+        teacher_logits = ops.stop_gradient(teacher_logits)
         variables = self.student.trainable_variables
         with tf.GradientTape() as tape:
             student_logits = self.student(student_inputs, training=True)
@@ -119,6 +129,7 @@ class Distiller(keras.Model):
 
     def test_step(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        y, _ = _split_targets(y)
         student_logits = self(x, training=False)
         loss = self.student_loss_fn(y, student_logits, sample_weight=sample_weight)
         logs = self._update_metrics(loss, y, student_logits, sample_weight)
@@ -145,6 +156,37 @@ class Distiller(keras.Model):
         for key in ("student", "teacher"):
             config[key] = keras.saving.deserialize_keras_object(config[key])
         return cls(**config)
+
+
+def with_teacher_logits(teacher, texts, labels=None, batch_size=64):
+    """`{"labels", "teacher_logits"}` for `text_dataset(texts, ...)`: a `Distiller` then skips the teacher.
+
+    Worth it when the student trains several epochs on the same texts (a
+    search, long distillation): the teacher runs once over `texts` instead of
+    once per step. Texts are scored in order of length, so batches pad little.
+    Without `labels` (unlabelled texts: a transfer set, augmented variants) the
+    teacher's predictions are the hard labels.
+
+    Example:
+    >>> targets = with_teacher_logits(teacher, texts, labels)  # doctest: +SKIP
+    >>> train = text_dataset(texts, targets, batch_size=32, shuffle=True, seed=0)  # doctest: +SKIP
+    >>> fit(Distiller(student, teacher, alpha=0.5, temperature=4.0), train, epochs=5)  # doctest: +SKIP
+    """
+    texts = np.asarray(texts, dtype=object)
+    order = np.argsort(word_counts(texts), kind="stable")
+    batches = text_dataset(texts[order], batch_size=batch_size, bucket_by_length=False)
+    sorted_logits = np.asarray(teacher.predict(batches, verbose=0), dtype="float32")
+    logits = np.empty_like(sorted_logits)
+    logits[order] = sorted_logits
+    labels = logits.argmax(axis=-1) if labels is None else np.asarray(labels)
+    return {"labels": labels.astype("int32"), "teacher_logits": logits}
+
+
+def _split_targets(y):
+    """`(labels, teacher_logits or None)`: labels from `with_teacher_logits` carry the teacher's logits."""
+    if isinstance(y, dict):
+        return y["labels"], y.get("teacher_logits")
+    return y, None
 
 
 def soft_target_kl(teacher_logits, student_logits, temperature, sample_weight=None):
