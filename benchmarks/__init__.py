@@ -8,6 +8,7 @@ time other processes took while it ran (`OtherProcessesWatch`), and comparisons 
 side in one process, with ratios, rather than against figures from another day.
 """
 
+import argparse
 import datetime
 import importlib.metadata
 import os
@@ -222,6 +223,26 @@ def print_load(report):
     print("load average at start/end:", report["machine"]["load_average_at_start"], report["load_average_at_end"])
     print(f"other processes used {report['others_cores']} cores on average; busiest:",
           report["other_processes"] or "none above 0.05")
+
+
+def benchmark_parser(module, description, name, quick):
+    """An `ArgumentParser` for `python -m <module>` with the options every benchmark has: `--json`, `--quick`.
+
+    `name` names the default JSON file; `quick` (option -> value) is the smoke run's settings.
+    """
+    parser = argparse.ArgumentParser(prog=f"python -m {module}", description=description,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--json", help=f"where to write the results (default: {DEFAULT_OUTPUT_DIR}/{name}-<time>.json).")
+    parser.add_argument("--quick", action="store_true", help=f"smoke run: {quick}.")
+    return parser
+
+
+def parse_benchmark_args(parser, quick, argv=None):
+    """`parser`'s arguments, with the `quick` settings applied under `--quick`."""
+    args = parser.parse_args(argv)
+    if args.quick:
+        vars(args).update(quick)
+    return args
 
 
 def benchmark_main(parse_args, run, print_report, name, argv=None):

@@ -21,7 +21,6 @@ Example:
     python -m benchmarks.decoding_speed --rounds 3
 """
 
-import argparse
 import sys
 import time
 
@@ -30,11 +29,13 @@ import numpy as np
 from benchmarks import (
     OtherProcessesWatch,
     benchmark_main,
+    benchmark_parser,
     configure_threads,
     finish_report,
     format_table,
     load_average,
     machine_info,
+    parse_benchmark_args,
     print_load,
     rate_summary,
     usable_cores,
@@ -50,11 +51,7 @@ PROMPT_TEXT = (
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.decoding_speed",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = benchmark_parser("benchmarks.decoding_speed", __doc__, "decoding", QUICK)
     add = parser.add_argument
     add("--preset", default="smollm2-135m", help="tfnlp causal LM preset or Hugging Face directory.")
     add("--prompt-tokens", type=int, default=32, help="prompt length in tokens.")
@@ -63,16 +60,11 @@ def build_parser():
     add("--rounds", type=int, default=3, help="rounds; each runs every variant in turn.")
     add("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS), help="what to measure.")
     add("--threads", type=int, default=usable_cores(), help="threads for TensorFlow (intra-op) and PyTorch.")
-    add("--json", help="where to write the results (default: saved_models/benchmarks/decoding-<time>.json).")
-    add("--quick", action="store_true", help=f"smoke run: {QUICK}.")
     return parser
 
 
 def parse_args(argv=None):
-    args = build_parser().parse_args(argv)
-    if args.quick:
-        vars(args).update(QUICK)
-    return args
+    return parse_benchmark_args(build_parser(), QUICK, argv)
 
 
 def prompt_ids(preset, length):

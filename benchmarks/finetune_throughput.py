@@ -22,7 +22,6 @@ Example:
     python -m benchmarks.finetune_throughput --steps 30 --rounds 3
 """
 
-import argparse
 import sys
 import time
 
@@ -31,11 +30,13 @@ import numpy as np
 from benchmarks import (
     OtherProcessesWatch,
     benchmark_main,
+    benchmark_parser,
     configure_threads,
     finish_report,
     format_table,
     load_average,
     machine_info,
+    parse_benchmark_args,
     print_load,
     rate_summary,
     usable_cores,
@@ -49,11 +50,7 @@ WARMUP_RATIO = 0.1
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.finetune_throughput",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = benchmark_parser("benchmarks.finetune_throughput", __doc__, "finetune", QUICK)
     add = parser.add_argument
     add("--preset", default="minilm-l6", help="tfnlp preset (a BERT checkpoint in Hugging Face format).")
     add("--batch-size", type=int, default=32, help="examples per training step.")
@@ -67,16 +64,11 @@ def build_parser():
     add("--threads", type=int, default=usable_cores(), help="threads for TensorFlow (intra-op) and PyTorch.")
     add("--data-dir", help="folder holding emotion/ (default: tfnlp's search path).")
     add("--seed", type=int, default=42, help="random seed.")
-    add("--json", help="where to write the results (default: saved_models/benchmarks/finetune-<time>.json).")
-    add("--quick", action="store_true", help=f"smoke run: {QUICK}.")
     return parser
 
 
 def parse_args(argv=None):
-    args = build_parser().parse_args(argv)
-    if args.quick:
-        vars(args).update(QUICK)
-    return args
+    return parse_benchmark_args(build_parser(), QUICK, argv)
 
 
 def load_emotion(data_dir):

@@ -22,7 +22,6 @@ Example:
     python -m benchmarks.onnx_latency --model saved_models/intent-distill-s14/model.keras
 """
 
-import argparse
 import os
 import sys
 import tempfile
@@ -33,10 +32,12 @@ import numpy as np
 from benchmarks import (
     OtherProcessesWatch,
     benchmark_main,
+    benchmark_parser,
     finish_report,
     format_table,
     load_average,
     machine_info,
+    parse_benchmark_args,
     print_load,
     usable_cores,
 )
@@ -47,25 +48,17 @@ _NUMPY_TYPES = {"tensor(int32)": np.int32, "tensor(int64)": np.int64, "tensor(bo
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.onnx_latency", description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = benchmark_parser("benchmarks.onnx_latency", __doc__, "onnx-latency", QUICK)
     add = parser.add_argument
     add("--model", help="a .keras text classifier (default: 3-layer MiniLM-L6 student, 151 labels).")
     add("--query", default=QUERY, help="the text whose token ids are fed.")
     add("--rounds", type=int, default=5, help="rounds; each runs every variant in turn.")
     add("--calls", type=int, default=200, help="timed calls per variant and round.")
-    add("--json", help="where to write the results (default: saved_models/benchmarks/onnx-latency-<time>.json).")
-    add("--quick", action="store_true", help=f"smoke run: {QUICK}.")
     return parser
 
 
 def parse_args(argv=None):
-    args = build_parser().parse_args(argv)
-    if args.quick:
-        vars(args).update(QUICK)
-    return args
+    return parse_benchmark_args(build_parser(), QUICK, argv)
 
 
 def load_classifier(path):

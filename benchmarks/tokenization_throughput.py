@@ -17,7 +17,6 @@ Example:
     python -m benchmarks.tokenization_throughput --rounds 3
 """
 
-import argparse
 import sys
 import time
 
@@ -26,11 +25,13 @@ import numpy as np
 from benchmarks import (
     OtherProcessesWatch,
     benchmark_main,
+    benchmark_parser,
     configure_threads,
     finish_report,
     format_table,
     load_average,
     machine_info,
+    parse_benchmark_args,
     print_load,
     rate_summary,
     usable_cores,
@@ -42,11 +43,7 @@ WARMUP_TEXTS = 1000
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.tokenization_throughput",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = benchmark_parser("benchmarks.tokenization_throughput", __doc__, "tokenization", QUICK)
     add = parser.add_argument
     add("--preset", default="minilm-l6", help="tfnlp preset whose tokenizer is measured.")
     add("--batch-size", type=int, default=32, help="texts per batch, for every method.")
@@ -57,16 +54,11 @@ def build_parser():
     add("--threads", type=int, default=usable_cores(), help="TensorFlow intra-op (and PyTorch) threads.")
     add("--data-dir", help="folder holding emotion/ (default: tfnlp's search path).")
     add("--seed", type=int, default=42, help="seed of the agreement sample.")
-    add("--json", help="where to write the results (default: saved_models/benchmarks/tokenization-<time>.json).")
-    add("--quick", action="store_true", help=f"smoke run: {QUICK}.")
     return parser
 
 
 def parse_args(argv=None):
-    args = build_parser().parse_args(argv)
-    if args.quick:
-        vars(args).update(QUICK)
-    return args
+    return parse_benchmark_args(build_parser(), QUICK, argv)
 
 
 def load_texts(data_dir, num_texts):
