@@ -1,13 +1,16 @@
 """`python -m recipes.intent_distill --fast` end to end on the real CLINC150 data (slow: ~10 min on 2 cores)."""
 
 import json
+import shutil
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from tfnlp.data import resolve_data_dir
 from tfnlp.errors import ConfigError
+from tfnlp.export.saving import load_trained_model
 
 pytestmark = [
     pytest.mark.skipif(resolve_data_dir() is None, reason="../shared/data is not beside the repository"),
@@ -46,7 +49,7 @@ def test_fast_run_benchmarks_every_variant(tmp_path):
     from recipes import intent_distill
 
     run = intent_distill.main(["--fast", "--output-dir", str(tmp_path), "--name", "smoke",
-                               "--sparsities", "0.5,0.9"]).path
+                               "--sparsities", "0.5,0.9", "--augment-copies", "1"]).path
     results = json.loads((run / "benchmark.json").read_text())
     assert set(VARIANTS) == set(results)
     for metrics in results.values():
@@ -54,6 +57,7 @@ def test_fast_run_benchmarks_every_variant(tmp_path):
         assert metrics["latency_ms"]["p95"] >= metrics["latency_ms"]["median"] > 0
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["transformers_max_logit_difference"] < 1e-3
+    assert metrics["distillation_data"] == {"queries": 2000, "word_dropped": 2000, "transfer_questions": 200}
     assert results["distilled + ORT int8"]["size_mb"] < results["teacher (Keras)"]["size_mb"] / 4
     assert metrics["pruned_90"]["sparsity_reached"] >= 0.89
     assert 0 <= metrics["search"]["alpha"] <= 1 and len(metrics["search"]["trials"]) == 2
@@ -62,11 +66,16 @@ def test_fast_run_benchmarks_every_variant(tmp_path):
                  "plots/weights_pruned_90.png", "transformers/model.safetensors"):
         assert (run / name).is_file(), name
 
-    saved = {name: (run / name).stat().st_mtime_ns for name in ("teacher.keras", "student_alone.keras", "model.keras",
+    saved = {name: (run / name).stat().st_mtime_ns for name in ("teacher.keras", "student_alone.keras",
                                                                  "pruned_50.keras", "pruned_90.keras")}
+    distilled = shutil.copy(run / "model.keras", tmp_path / "distilled_before_resume.keras")
     intent_distill.main(["--fast", "--output-dir", str(tmp_path), "--name", "smoke", "--sparsities", "0.5,0.9",
                          "--resume"])
     assert {name: (run / name).stat().st_mtime_ns for name in saved} == saved  # nothing trained again
+    # model.keras is written again by the re-export, with the same weights: the distilled student was reused.
+    for before, after in zip(load_trained_model(distilled).get_weights(),
+                             load_trained_model(run / "model.keras").get_weights()):
+        np.testing.assert_array_equal(before, after)
     resumed = json.loads((run / "benchmark.json").read_text())
     assert set(VARIANTS) == set(resumed)
     assert resumed["distilled + ORT int8"]["accuracy"] == pytest.approx(results["distilled + ORT int8"]["accuracy"],
