@@ -12,6 +12,7 @@ Every variant gets size (MB), one-query latency and test accuracy, in one table 
 pruned), trains only what is missing, and exports and measures every variant again.
 """
 
+import functools
 import gc
 
 import keras
@@ -98,20 +99,16 @@ def transfer_questions(args):
 
 def distillation_data(teacher, train_frame, args):
     """`(dataset, sizes)`: the training queries, `--augment-copies` word-dropped copies and the transfer questions,
-    each with the teacher's logits (computed once here, not at every step); the extra texts take the teacher's
-    labels."""
+    with the teacher's logits (computed once here, not at every step); the extra texts take the teacher's labels."""
     texts = train_frame["text"].tolist()
     extras = {
         "word_dropped": [variant for copy in range(args.augment_copies)
                          for variant in drop_words(texts, rate=WORD_DROP_RATE, seed=args.seed + copy)],
         "transfer_questions": transfer_questions(args),
     }
-    parts, all_texts = [with_teacher_logits(teacher, texts, train_frame["label"])], list(texts)
-    for extra in extras.values():
-        if extra:
-            parts.append(with_teacher_logits(teacher, extra))
-            all_texts += extra
-    targets = {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
+    all_texts = texts + [text for extra in extras.values() for text in extra]
+    targets = with_teacher_logits(teacher, all_texts)
+    targets["labels"][: len(texts)] = train_frame["label"]
     sizes = {"queries": len(texts), **{name: len(extra) for name, extra in extras.items()}}
     print("Distillation data:", sizes)
     return text_dataset(all_texts, targets, args.batch_size, shuffle=True, seed=args.seed), sizes
@@ -235,14 +232,18 @@ def main(argv=None):
     measure(lambda: TextClassificationPipeline(alone), "student alone (alpha=1)")
     alone = None  # free it before the distillation
 
-    distillation_train, sizes = distillation_data(teacher, data["train"], args)
-    run.save_metrics({"distillation_data": sizes})
+    @functools.cache  # only when something is distilled: a fully resumed run needs no teacher logits
+    def distillation_train():
+        dataset, sizes = distillation_data(teacher, data["train"], args)
+        run.save_metrics({"distillation_data": sizes})
+        return dataset
+
     if run.resumed and (run.path / "model.keras").is_file() and "search" in run.metrics:
         student, best = load_trained_model(run.path / "model.keras"), run.metrics["search"]
     else:
         with strategy.scope():
-            student, best, history = distill_student(build_student, teacher, distillation_train, validation, args,
-                                                     run)
+            student, best, history = distill_student(build_student, teacher, distillation_train(), validation,
+                                                     args, run)
         run.save_metrics({"search": best, "distilled_history": {k: [float(v) for v in vs]
                                                                 for k, vs in history.history.items()}})
     print("Best distillation values:", {key: best[key] for key in ("alpha", "temperature", "epochs")})
@@ -261,7 +262,7 @@ def main(argv=None):
         percent = round(100 * sparsity)
         with strategy.scope():
             pruned = saved_or_trained(run, f"pruned_{percent}.keras", lambda: prune(
-                build_student, student, teacher, best, sparsity, distillation_train, validation, args))
+                build_student, student, teacher, best, sparsity, distillation_train(), validation, args))
         pruned_values = kernel_values(pruned)
         reached = float(np.mean(pruned_values == 0))
         weight_histogram(dense_values, pruned_values, reached, run.file(f"plots/weights_pruned_{percent}.png"))
