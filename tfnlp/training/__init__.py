@@ -5,3 +5,4 @@ from tfnlp.training.distribute import STRATEGIES, get_strategy, recipe_strategy
 from tfnlp.training.distiller import Distiller, with_teacher_logits
 from tfnlp.training.fit import count_batches, fit
 from tfnlp.training.optimizers import WarmupLinearDecay, adamw
+from tfnlp.training.precision import PRECISIONS, set_precision, to_float32

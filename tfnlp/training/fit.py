@@ -8,6 +8,7 @@ import tensorflow as tf
 from tfnlp.errors import ConfigError
 from tfnlp.training.callbacks import standard_callbacks
 from tfnlp.training.optimizers import adamw
+from tfnlp.training.precision import to_float32
 
 
 def count_batches(dataset):
@@ -65,7 +66,8 @@ def fit(
         callbacks: more Keras callbacks.
 
     Returns:
-        The Keras `History`.
+        The Keras `History`. A model built under a mixed precision policy
+        (`set_precision`) is switched to float32 arithmetic afterwards.
 
     Example:
     >>> history = fit(classifier, train_ds, val_ds, epochs=3, run_dir="saved_models/demo")  # doctest: +SKIP
@@ -92,10 +94,12 @@ def fit(
     )
     if validation_data is None and monitor.startswith("val_"):
         monitor = monitor.removeprefix("val_")
-    return model.fit(
+    history = model.fit(
         train_data,
         validation_data=validation_data,
         epochs=epochs,
         callbacks=standard_callbacks(run_dir, monitor, mode, patience) + list(callbacks),
         verbose=progress_verbosity(),
     )
+    to_float32(model)  # predictions and exports after mixed-precision training run in float32
+    return history
