@@ -7,6 +7,8 @@ a shared machine falls on all of them:
   with `model.fit` on pre-tokenized batches padded to exactly `--sequence-length`
   (the classifier's preprocessor is set to None, so `fit` gets token ids).
 - keras_xla: the same with `compile(jit_compile=True)`.
+- keras_bf16: the keras variant built under `--precision mixed_bfloat16`
+  (`tfnlp.training.set_precision`): bfloat16 arithmetic, float32 weights.
 - torch: `transformers.AutoModelForSequenceClassification` on the same checkpoint and the
   same token ids, in a plain loop (forward, loss, backward, clip, AdamW step, zero_grad).
 - keras_dynamic: tfnlp's own training path on raw strings: `text_dataset(...,
@@ -42,7 +44,7 @@ from benchmarks import (
     usable_cores,
 )
 
-VARIANTS = ("keras", "keras_xla", "torch", "keras_dynamic")
+VARIANTS = ("keras", "keras_xla", "keras_bf16", "torch", "keras_dynamic")
 QUICK = {"steps": 5, "warmup_steps": 2, "rounds": 1}
 WEIGHT_DECAY = 0.01
 CLIPNORM = 1.0
@@ -136,11 +138,15 @@ def keras_classifier(args, label_names, sequence_length, total_steps, jit_compil
     return classifier
 
 
-def fixed_keras_setup(args, inputs, labels, label_names, total_steps, jit_compile):
-    """The keras / keras_xla variant: token-id batches of fixed shape, preprocessor off."""
+def fixed_keras_setup(args, inputs, labels, label_names, total_steps, jit_compile, precision="float32"):
+    """The keras / keras_xla / keras_bf16 variant: token-id batches of fixed shape, preprocessor off."""
     import tensorflow as tf
 
+    from tfnlp.training import set_precision
+
+    set_precision(precision)
     classifier = keras_classifier(args, label_names, args.sequence_length, total_steps, jit_compile)
+    set_precision("float32")  # the next variant's default
     classifier.preprocessor = None
     dataset = tf.data.Dataset.from_tensor_slices((inputs, labels)).batch(args.batch_size, drop_remainder=True)
     return keras_runner(classifier, dataset.repeat().prefetch(tf.data.AUTOTUNE), args.warmup_steps)
@@ -233,14 +239,15 @@ def build_runners(args, texts, labels, label_names):
     total_steps = args.rounds * (args.warmup_steps + args.steps)
     needed = args.batch_size * (args.warmup_steps + args.steps)
     runners, facts = {}, {}
-    if {"keras", "keras_xla", "torch"} & set(args.variants):
+    if {"keras", "keras_xla", "keras_bf16", "torch"} & set(args.variants):
         inputs = fixed_length_inputs(args.preset, texts[:needed], args.sequence_length)
         fixed_labels = labels[:needed].astype("int32")
         facts["fixed_mean_real_tokens"] = round(float(inputs["padding_mask"].sum(axis=1).mean()), 1)
     for variant in args.variants:
-        if variant in ("keras", "keras_xla"):
+        if variant in ("keras", "keras_xla", "keras_bf16"):
             runners[variant] = fixed_keras_setup(
-                args, inputs, fixed_labels, label_names, total_steps, jit_compile=variant == "keras_xla"
+                args, inputs, fixed_labels, label_names, total_steps, jit_compile=variant == "keras_xla",
+                precision="mixed_bfloat16" if variant == "keras_bf16" else "float32",
             )
         elif variant == "torch":
             runners[variant], facts["torch_attention"] = torch_setup(
@@ -290,6 +297,7 @@ def ratios(rows):
         "keras/torch": ("keras", "torch"),
         "keras_xla/torch": ("keras_xla", "torch"),
         "keras_xla/keras": ("keras_xla", "keras"),
+        "keras_bf16/keras": ("keras_bf16", "keras"),
         "keras_dynamic/torch": ("keras_dynamic", "torch"),
         "keras_dynamic/keras": ("keras_dynamic", "keras"),
     }

@@ -57,6 +57,9 @@ def build_parser():
     add("--trials", type=int, default=8, help="keras-tuner trials over alpha, temperature and epochs.")
     add("--alpha", type=float, help="with --temperature: distil with these values (and --student-epochs), no search.")
     add("--temperature", type=float, help="see --alpha.")
+    add("--hidden-weight", type=float, default=0.0,
+        help="weight of intermediate-layer distillation: the student's layers also learn the hidden states of "
+        "teacher layers 1, 3, 5 (TinyBERT); the teacher then runs at every step. 0: logits only.")
     add("--transfer-questions", type=int, default=5000,
         help="SQuAD questions (from --data-dir) added to the distillation data, labelled by the teacher: they show "
         "the student what the teacher rejects as out of scope. 0: distil on CLINC150 alone.")
@@ -140,7 +143,8 @@ def prune(build_student, student, teacher, best, sparsity, train, validation, ar
     pruned.set_weights(student.get_weights())
     steps = args.pruning_epochs * count_batches(train)
     pruning = MagnitudePruning(pruned, sparsity, end_step=max(1, int(0.75 * steps)), frequency=max(1, steps // 50))
-    fit(Distiller(pruned, teacher, alpha=best["alpha"], temperature=best["temperature"]), train, validation,
+    fit(Distiller(pruned, teacher, alpha=best["alpha"], temperature=best["temperature"],
+                  hidden_weight=args.hidden_weight), train, validation,
         epochs=args.pruning_epochs, learning_rate=args.learning_rate, callbacks=[pruning])
     return pruned
 
@@ -148,7 +152,7 @@ def prune(build_student, student, teacher, best, sparsity, train, validation, ar
 def distill_student(build_student, teacher, train, validation, args, run):
     """The searched (or, with --alpha and --temperature, the given) distillation; `(student, best, history)`."""
     options = {"learning_rate": args.learning_rate, "run_dir": run.file("distilled"), "monitor": ACCURACY,
-               "mode": "max"}
+               "mode": "max", "hidden_weight": args.hidden_weight}
     if args.alpha is not None and args.temperature is not None:
         best = {"alpha": args.alpha, "temperature": args.temperature, "epochs": args.student_epochs, "trials": []}
         student, history = distill(build_student, teacher, train, validation, alpha=args.alpha,

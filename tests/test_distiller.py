@@ -12,7 +12,7 @@ from tfnlp.models.classifier import EncoderClassifier
 from tfnlp.models.encoders import BertEncoder, load_preprocessor
 from tfnlp.models.students import shrink_encoder, student_classifier
 from tfnlp.training import Distiller, fit, with_teacher_logits
-from tfnlp.training.distiller import same_preprocessing, soft_target_kl
+from tfnlp.training.distiller import hidden_state_mse, same_preprocessing, soft_target_kl, with_hidden_states
 
 from .conftest import TINY_VOCAB
 
@@ -150,3 +150,48 @@ def test_bad_alpha_and_temperature_are_explained(preprocessor):
         Distiller(teacher, teacher, alpha=1.5)
     with pytest.raises(ConfigError, match="temperature"):
         Distiller(teacher, teacher, temperature=0)
+
+
+def test_hidden_state_mse_by_hand_ignores_padding():
+    student = [np.array([[[1.0, 2.0], [3.0, 4.0], [9.0, 9.0]]], "float32"), np.zeros((1, 3, 2), "float32")]
+    teacher = [np.array([[[1.0, 0.0], [0.0, 4.0], [0.0, 0.0]]], "float32"), np.ones((1, 3, 2), "float32")]
+    mask = np.array([[True, True, False]])  # the third token is padding: its error (81 + 81) must not count
+    first = (0 + 4 + 9 + 0) / 4  # squared errors over 2 tokens x 2 units
+    second = 1.0
+    np.testing.assert_allclose(float(hidden_state_mse(student, teacher, mask)), (first + second) / 2, rtol=1e-6)
+
+
+def test_hidden_states_distillation_pulls_the_student_layers_to_the_teachers(preprocessor):
+    teacher = tiny_teacher(preprocessor, seed=2)
+    inputs = preprocessor(TEXTS)
+    errors = {}
+    for hidden_weight in (0.0, 1.0):
+        keras.utils.set_random_seed(4)
+        student = student_classifier(teacher, layers=(0,))
+        distiller = Distiller(student, teacher, alpha=1.0, temperature=2.0, hidden_weight=hidden_weight)
+        history = fit(distiller, dataset(), epochs=8, learning_rate=1e-2)
+        student_state = with_hidden_states(student, [0])(inputs)[1]
+        teacher_state = with_hidden_states(teacher, [2])(inputs)[1]  # the default map: the teacher's last layer
+        errors[hidden_weight] = float(hidden_state_mse([student_state], [teacher_state], inputs["padding_mask"]))
+    assert distiller.layer_map == [2]
+    assert len(history.history["hidden_loss"]) == 8  # logged for TensorBoard, beside the two other terms
+    # Fitting the labels alone moves the student's states away from the teacher's (1.5 here); the hidden term
+    # keeps them close (0.01).
+    assert errors[1.0] < 0.1 * errors[0.0]
+    config = distiller.get_config()
+    assert (config["hidden_weight"], config["layer_map"]) == (1.0, [2])
+
+
+def test_hidden_distillation_layer_maps_and_errors(preprocessor, tiny_bert_dir):
+    six_layers = tiny_teacher(preprocessor, num_layers=6)
+    student = student_classifier(six_layers, layers=(0, 2, 4))
+    assert Distiller(student, six_layers, hidden_weight=1.0).layer_map == [1, 3, 5]  # as TinyBERT: ends at the last
+    assert Distiller(student, six_layers, hidden_weight=1.0, layer_map=(0, 2, 4)).layer_map == [0, 2, 4]
+    with pytest.raises(ConfigError, match="one teacher layer .0-5. for each of the student's 3 layers"):
+        Distiller(student, six_layers, hidden_weight=1.0, layer_map=(1, 3))
+    with pytest.raises(ConfigError, match="transformer encoders"):
+        Distiller(keras.Sequential([keras.layers.Dense(3)]), six_layers, hidden_weight=1.0)
+    other_tokenizer = student_classifier(six_layers, layers=(0, 2, 4))
+    other_tokenizer.preprocessor = load_preprocessor(str(tiny_bert_dir), sequence_length=8)
+    with pytest.raises(ConfigError, match="tokenize alike"):
+        Distiller(other_tokenizer, six_layers, hidden_weight=1.0)

@@ -6,6 +6,7 @@ from tfnlp.cli import parse_args, recipe_parser
 from tfnlp.data.pipeline import text_dataset
 from tfnlp.errors import ConfigError
 from tfnlp.models.classifier import EncoderClassifier
+from tfnlp.models.students import student_classifier
 from tfnlp.training import fit, set_precision, to_float32
 
 LABELS = ["sad", "happy"]
@@ -67,3 +68,11 @@ def test_precision_option_sets_the_policy():
     assert keras.config.dtype_policy().name == "float32"
     with pytest.raises(ConfigError, match="float32 is the default"):
         set_precision("bfloat8")
+
+
+def test_a_student_computes_in_the_current_precision_not_its_teachers(trainable_bert_dir):
+    teacher = EncoderClassifier.from_preset(trainable_bert_dir, LABELS, sequence_length=16)
+    set_precision("mixed_bfloat16")  # e.g. distilling a float32 teacher loaded from its .keras file
+    student = student_classifier(teacher, layers=(0,))
+    assert compute_dtypes(teacher) == {"float32"}
+    assert compute_dtypes(student.backbone) == {"bfloat16"}

@@ -25,7 +25,7 @@ def test_help_lists_the_recipe_options():
     completed = subprocess.run([sys.executable, "-m", "recipes.intent_distill", "--help"],
                                capture_output=True, text=True, check=True)
     for option in ("--teacher", "--student-layers", "--student-encoder", "--trials", "--transfer-questions",
-                   "--augment-copies", "--sparsities", "--fast"):
+                   "--augment-copies", "--hidden-weight", "--precision", "--sparsities", "--fast"):
         assert option in completed.stdout
 
 
@@ -49,7 +49,7 @@ def test_fast_run_benchmarks_every_variant(tmp_path):
     from recipes import intent_distill
 
     run = intent_distill.main(["--fast", "--output-dir", str(tmp_path), "--name", "smoke",
-                               "--sparsities", "0.5,0.9", "--augment-copies", "1"]).path
+                               "--sparsities", "0.5,0.9", "--augment-copies", "1", "--hidden-weight", "0.5"]).path
     results = json.loads((run / "benchmark.json").read_text())
     assert set(VARIANTS) == set(results)
     for metrics in results.values():
@@ -61,6 +61,7 @@ def test_fast_run_benchmarks_every_variant(tmp_path):
     assert results["distilled + ORT int8"]["size_mb"] < results["teacher (Keras)"]["size_mb"] / 4
     assert metrics["pruned_90"]["sparsity_reached"] >= 0.89
     assert 0 <= metrics["search"]["alpha"] <= 1 and len(metrics["search"]["trials"]) == 2
+    assert "hidden_loss" in metrics["distilled_history"]  # --hidden-weight reached the Distiller
     for name in ("model.keras", "teacher.keras", "student_alone.keras", "saved_model/saved_model.pb", "onnx/model.onnx",
                  "onnx/model.int8.onnx", "benchmark.md", "plots/accuracy_vs_latency.png",
                  "plots/weights_pruned_90.png", "transformers/model.safetensors"):
@@ -70,7 +71,7 @@ def test_fast_run_benchmarks_every_variant(tmp_path):
                                                                  "pruned_50.keras", "pruned_90.keras")}
     distilled = shutil.copy(run / "model.keras", tmp_path / "distilled_before_resume.keras")
     intent_distill.main(["--fast", "--output-dir", str(tmp_path), "--name", "smoke", "--sparsities", "0.5,0.9",
-                         "--resume"])
+                         "--hidden-weight", "0.5", "--resume"])
     assert {name: (run / name).stat().st_mtime_ns for name in saved} == saved  # nothing trained again
     # model.keras is written again by the re-export, with the same weights: the distilled student was reused.
     for before, after in zip(load_trained_model(distilled).get_weights(),

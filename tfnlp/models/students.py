@@ -7,6 +7,8 @@ recover; it shares the teacher's tokenizer, so a `Distiller` tokenizes once.
 
 import math
 
+import keras
+
 from tfnlp.errors import ConfigError
 from tfnlp.models.classifier import EncoderClassifier
 
@@ -33,7 +35,8 @@ def shrink_encoder(encoder, layers=(0, 2, 4)):
             f"layers={layers}: the encoder has {encoder.num_layers} transformer layers "
             f"(indices 0-{encoder.num_layers - 1}); choose a non-empty subset of them."
         )
-    config = {**encoder.get_config(), "num_layers": len(layers)}
+    # A new model: it computes in the current Keras precision (`set_precision`), not the teacher's.
+    config = {**encoder.get_config(), "num_layers": len(layers), "dtype": keras.config.dtype_policy().name}
     student = type(encoder).from_config(config)
     for name in ("token_embedding", "position_embedding", "segment_embedding", "embeddings_layer_norm",
                  "pooled_dense"):

@@ -5,6 +5,10 @@ Loss per batch, with student logits `s`, teacher logits `t`, temperature `T`:
     alpha * CE(labels, s) + (1 - alpha) * T^2 * KL(softmax(t / T) || softmax(s / T))
 
 `T^2` keeps the soft term's gradients on the scale of the hard one as `T` grows.
+With `hidden_weight > 0` the student's transformer layers also learn the
+teacher's hidden states (TinyBERT's intermediate-layer distillation, Jiao et al.
+2020): `+ hidden_weight * mean_l MSE(student_l, teacher_{map(l)})` over the real
+tokens, where `map` pairs every student layer with a teacher layer.
 The teacher only runs in inference mode and is never updated.
 """
 
@@ -35,11 +39,18 @@ class Distiller(keras.Model):
     metrics are the student's, so runs with different `alpha` compare fairly.
     Save `distiller.student`: it reloads on its own, without the teacher.
 
+    Hidden-state distillation needs encoder tasks (`EncoderClassifier`s) of
+    the same width that tokenize alike; the teacher then runs at every step
+    (its hidden states are not cached).
+
     Args:
         student: the model to train; outputs logits.
         teacher: a trained model with the same label set; outputs logits.
         alpha: weight of the hard-label loss; `1.0` is plain fine-tuning.
         temperature: softens both distributions in the distillation term.
+        hidden_weight: weight of the hidden-state term; `0.0` (default) leaves it out.
+        layer_map: the teacher layer each student layer learns from; default
+            evenly spaced, ending at the last (`(1, 3, 5)` for 3 of 6 layers).
 
     Example:
     >>> distiller = Distiller(student_classifier(teacher), teacher, alpha=0.5, temperature=4.0)  # doctest: +SKIP
@@ -50,7 +61,7 @@ class Distiller(keras.Model):
     # `tfnlp.training.fit` needs no `loss`: `compile` sets the distillation loss.
     defines_own_loss = True
 
-    def __init__(self, student, teacher, alpha=0.5, temperature=2.0, **kwargs):
+    def __init__(self, student, teacher, alpha=0.5, temperature=2.0, hidden_weight=0.0, layer_map=None, **kwargs):
         super().__init__(**kwargs)
         if not 0.0 <= alpha <= 1.0:
             raise ConfigError(f"alpha={alpha}: the weight of the hard-label loss must be in [0, 1].")
@@ -64,6 +75,12 @@ class Distiller(keras.Model):
         self.shares_preprocessing = same_preprocessing(
             getattr(student, "preprocessor", None), getattr(teacher, "preprocessor", None)
         )
+        self.hidden_weight = float(hidden_weight)
+        self.layer_map = None
+        if self.hidden_weight:
+            self.layer_map = self._check_hidden_distillation(layer_map)
+            self._student_states = with_hidden_states(student, range(len(self.layer_map)))
+            self._teacher_states = with_hidden_states(teacher, self.layer_map)
         self._distillation_metrics = []
         self.built = True  # both models are built; this wrapper owns no weights of its own
 
@@ -88,13 +105,16 @@ class Distiller(keras.Model):
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.student_loss_tracker = keras.metrics.Mean(name="student_loss")
         self.distillation_loss_tracker = keras.metrics.Mean(name="distillation_loss")
+        self.hidden_loss_tracker = keras.metrics.Mean(name="hidden_loss")
         self.student_metrics = [keras.metrics.get(metric) for metric in metrics]
 
     @property
     def metrics(self):
         if not getattr(self, "compiled", False) or not hasattr(self, "loss_tracker"):
             return []
-        return [self.loss_tracker, self.student_loss_tracker, self.distillation_loss_tracker, *self.student_metrics]
+        hidden = [self.hidden_loss_tracker] if self.hidden_weight else []
+        return [self.loss_tracker, self.student_loss_tracker, self.distillation_loss_tracker, *hidden,
+                *self.student_metrics]
 
     def call(self, inputs, training=False):
         """The student's logits for raw inputs."""
@@ -113,18 +133,29 @@ class Distiller(keras.Model):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         y, teacher_logits = _split_targets(y)
         student_inputs = _preprocess(self.student, x)
-        if teacher_logits is None:
+        if self.hidden_weight:
+            teacher_logits, *teacher_states = self._teacher_states(student_inputs, training=False)
+            teacher_states = [ops.stop_gradient(state) for state in teacher_states]
+        elif teacher_logits is None:
             teacher_inputs = student_inputs if self.shares_preprocessing else _preprocess(self.teacher, x)
             teacher_logits = self.teacher(teacher_inputs, training=False)
         teacher_logits = ops.stop_gradient(teacher_logits)
         variables = self.student.trainable_variables
         with tf.GradientTape() as tape:
-            student_logits = self.student(student_inputs, training=True)
+            if self.hidden_weight:
+                student_logits, *student_states = self._student_states(student_inputs, training=True)
+            else:
+                student_logits = self.student(student_inputs, training=True)
             losses = self.compute_losses(y, student_logits, teacher_logits, sample_weight)
+            if self.hidden_weight:
+                losses["hidden_loss"] = hidden_state_mse(student_states, teacher_states, student_inputs["padding_mask"])
+                losses["loss"] += self.hidden_weight * losses["hidden_loss"]
             loss = losses["loss"] + sum(self.student.losses)  # regularizers, if any
         self.optimizer.apply(tape.gradient(loss, variables), variables)
         self.student_loss_tracker.update_state(losses["student_loss"])
         self.distillation_loss_tracker.update_state(losses["distillation_loss"])
+        if self.hidden_weight:
+            self.hidden_loss_tracker.update_state(losses["hidden_loss"])
         return self._update_metrics(losses["loss"], y, student_logits, sample_weight)
 
     def test_step(self, data):
@@ -133,7 +164,31 @@ class Distiller(keras.Model):
         student_logits = self(x, training=False)
         loss = self.student_loss_fn(y, student_logits, sample_weight=sample_weight)
         logs = self._update_metrics(loss, y, student_logits, sample_weight)
-        return {name: value for name, value in logs.items() if name not in ("student_loss", "distillation_loss")}
+        return {name: value for name, value in logs.items()
+                if name not in ("student_loss", "distillation_loss", "hidden_loss")}
+
+    def _check_hidden_distillation(self, layer_map):
+        """The layer map, after checking that the two models' hidden states can be compared."""
+        encoders = [getattr(getattr(model, "backbone", None), "transformer_layers", None)
+                    for model in (self.student, self.teacher)]
+        if None in encoders:
+            raise ConfigError("hidden_weight > 0 needs a student and a teacher on transformer encoders "
+                              "(EncoderClassifier); set hidden_weight=0 for other models.")
+        widths = [model.backbone.hidden_dim for model in (self.student, self.teacher)]
+        if widths[0] != widths[1]:
+            raise ConfigError(f"hidden_weight > 0 compares hidden states, but the student is {widths[0]} wide and "
+                              f"the teacher {widths[1]}: use a student of the teacher's width or hidden_weight=0.")
+        if not self.shares_preprocessing:
+            raise ConfigError("hidden_weight > 0 compares the models token by token, so they must tokenize alike; "
+                              "give the student the teacher's preprocessor (as `student_classifier` does).")
+        student_layers, teacher_layers = (len(layers) for layers in encoders)
+        if layer_map is None:
+            return [(index + 1) * teacher_layers // student_layers - 1 for index in range(student_layers)]
+        layer_map = [int(index) for index in layer_map]
+        if len(layer_map) != student_layers or not all(0 <= index < teacher_layers for index in layer_map):
+            raise ConfigError(f"layer_map={layer_map}: give one teacher layer (0-{teacher_layers - 1}) for each of "
+                              f"the student's {student_layers} layers.")
+        return layer_map
 
     def _update_metrics(self, loss, y, logits, sample_weight):
         self.loss_tracker.update_state(loss)
@@ -148,6 +203,8 @@ class Distiller(keras.Model):
             "teacher": keras.saving.serialize_keras_object(self.teacher),
             "alpha": self.alpha,
             "temperature": self.temperature,
+            "hidden_weight": self.hidden_weight,
+            "layer_map": self.layer_map,
         }
 
     @classmethod
@@ -180,6 +237,21 @@ def with_teacher_logits(teacher, texts, labels=None, batch_size=64):
     logits[order] = sorted_logits
     labels = logits.argmax(axis=-1) if labels is None else np.asarray(labels)
     return {"labels": labels.astype("int32"), "teacher_logits": logits}
+
+
+def with_hidden_states(model, layers):
+    """A model that shares `model`'s weights and returns `[logits, hidden states of `layers`...]`."""
+    transformer_layers = model.backbone.transformer_layers
+    return keras.Model(model.input, [model.output, *(transformer_layers[index].output for index in layers)])
+
+
+def hidden_state_mse(student_states, teacher_states, padding_mask):
+    """Mean over layers of the squared error per hidden unit, averaged over the real (unpadded) tokens."""
+    mask = ops.cast(padding_mask, "float32")[..., None]
+    tokens = ops.sum(mask) * ops.cast(ops.shape(student_states[0])[-1], "float32")
+    errors = [ops.sum(ops.square(ops.cast(student, "float32") - ops.cast(teacher, "float32")) * mask) / tokens
+              for student, teacher in zip(student_states, teacher_states)]
+    return ops.mean(ops.stack(errors))
 
 
 def _split_targets(y):

@@ -42,14 +42,16 @@ def _hyperparameters(hp, ranges):
     }
 
 
-def distill(build_student, teacher, train_data, validation_data=None, *, alpha, temperature, epochs, **fit_options):
+def distill(build_student, teacher, train_data, validation_data=None, *, alpha, temperature, epochs,
+            hidden_weight=0.0, **fit_options):
     """Distil a fresh `build_student()` from `teacher`; returns `(student, history)`.
 
     Args:
         build_student: a function returning a new student model.
         teacher: the trained teacher (not updated).
         train_data, validation_data: batched datasets of `(texts, labels)`.
-        alpha, temperature: see `Distiller`.
+        alpha, temperature, hidden_weight: see `Distiller` (a search keeps
+            `hidden_weight` fixed).
         epochs: passes over `train_data`.
         **fit_options: more `tfnlp.training.fit` arguments (learning rate,
             run folder, callbacks...).
@@ -59,7 +61,7 @@ def distill(build_student, teacher, train_data, validation_data=None, *, alpha, 
     ...     alpha=0.3, temperature=7.0, epochs=5, learning_rate=1e-4)  # doctest: +SKIP
     """
     student = build_student()
-    distiller = Distiller(student, teacher, alpha=alpha, temperature=temperature)
+    distiller = Distiller(student, teacher, alpha=alpha, temperature=temperature, hidden_weight=hidden_weight)
     history = fit(distiller, train_data, validation_data, epochs=epochs, **fit_options)
     return student, history
 
