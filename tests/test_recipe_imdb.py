@@ -16,6 +16,7 @@ from tfnlp.models.classifier import EncoderClassifier
 from tfnlp.models.parameters import parameter_counts
 from tfnlp.serving.onnx_pipeline import OnnxTextClassificationPipeline
 from tfnlp.serving.pipelines import TextClassificationPipeline
+from tfnlp.training import set_precision
 
 REVIEWS = {
     "pos": ["a good movie, really good", "great film<br />loved it", "wonderful acting and a great story"],
@@ -110,6 +111,25 @@ def test_variants_run_end_to_end_on_tiny_data(tiny_bert_dir, tmp_path):
     assert (run.path / "bilstm-tuned" / "onnx" / "vocabulary.txt").is_file()
     table = pd.read_csv(run.path / "comparison.csv", index_col="run")
     assert list(table.index) == ["bilstm-tuned", "encoder-custom"]
+
+
+def test_encoder_trained_in_bfloat16_exports_float32_models(tiny_bert_dir, tmp_path):
+    write_tiny_imdb(tmp_path / "data")
+    try:
+        run = imdb.main([
+            "--data-dir", str(tmp_path / "data"), "--output-dir", str(tmp_path / "runs"), "--name", "bf16", "--fast",
+            "--model", "encoder", "--encoder", str(tiny_bert_dir), "--max-length", "16", "--onnx-sample", "8",
+            "--batch-size", "8", "--precision", "mixed_bfloat16",
+        ])
+    finally:
+        set_precision("float32")  # the policy is global: later tests build float32 models
+    assert json.loads((run.path / "config.json").read_text())["precision"] == "mixed_bfloat16"
+    onnx = json.loads((run.path / "metrics.json").read_text())["onnx"]["float32"]
+    # Keras' test predictions (after `fit` switched the model to float32) and the float32 ONNX file agree to float
+    # rounding, far below bfloat16's ~1e-2 steps.
+    assert onnx["agreement"] == 1.0 and onnx["max_abs_difference"] < 1e-4
+    reloaded = keras.saving.load_model(run.path / "model.keras")
+    assert {layer.dtype_policy.compute_dtype for layer in reloaded.backbone.transformer_layers} == {"float32"}
 
 
 @pytest.mark.slow
