@@ -54,7 +54,7 @@ def test_comparison_table_from_run_folders(tmp_path):
     table = imdb.main(["--compare", str(tmp_path / "run-a"), str(tmp_path / "run-b"), "--output-dir", str(tmp_path)])
     assert table.loc["run-b", "test accuracy"] == 0.88
     markdown = (tmp_path / "comparison.md").read_text()
-    assert "| run-a | run-a | 0.8300 | 0.8000 | 0.9000 | 61.5000 |" in markdown and "157,825" in markdown
+    assert "| run-a | run-a | 0.8300 | 0.8000 | 0.9000 | 61.5 |" in markdown and "157,825" in markdown
     assert pd.read_csv(tmp_path / "comparison.csv", index_col="run").loc["run-a", "frozen params"] == 931900
     with pytest.raises(DataError, match="no metrics.json"):
         imdb.main(["--compare", str(tmp_path)])

@@ -54,7 +54,7 @@ def write_comparison(table, folder, name="comparison"):
 
 
 def to_markdown(table):
-    """A DataFrame as a GitHub markdown table (floats to 4 places, integers with thousands separators)."""
+    """A DataFrame as a GitHub markdown table (floats under 10 to 4 places, others to 1; thousands separators)."""
     header = [table.index.name or "", *map(str, table.columns)]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for name, row in table.iterrows():
@@ -67,8 +67,8 @@ def _format(value):
         return ""
     if isinstance(value, numbers.Integral) or (isinstance(value, numbers.Real) and float(value).is_integer()):
         return f"{int(value):,}"
-    if isinstance(value, numbers.Real):
-        return f"{value:.4f}"
+    if isinstance(value, numbers.Real):  # scores to 4 places; seconds, sizes and the like to 1
+        return f"{value:.4f}" if abs(value) < 10 else f"{value:,.1f}"
     return str(value)
 
 
