@@ -70,7 +70,7 @@ def load_classifier(path):
     from tfnlp.models.students import student_classifier
 
     teacher = EncoderClassifier.from_preset("minilm-l6", [f"intent_{i}" for i in range(151)], sequence_length=64)
-    return student_classifier(teacher, (0, 2, 4))
+    return student_classifier(teacher)
 
 
 def export_variants(classifier, folder):

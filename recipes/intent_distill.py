@@ -49,7 +49,8 @@ def build_parser():
     parser = recipe_parser(__doc__, epochs=5, batch_size=32, max_length=64, learning_rate=1e-4)
     add = parser.add_argument
     add("--teacher", help="a fine-tuned teacher .keras file (e.g. an earlier run's teacher.keras): skip its training.")
-    add("--student-layers", default="0,2,4", help="teacher layers the student keeps, comma-separated.")
+    add("--student-layers", help="teacher layers the student keeps, comma-separated; default half of them, evenly "
+        "spaced from the first to the last (0,2,5 of MiniLM-L6's six: the copied head needs the last).")
     add("--student-encoder", help="start the student from this pretrained encoder instead of teacher layers "
         "(e.g. minilm-l3-onnx, read out of the packaged ONNX file); it must share the teacher's vocabulary.")
     add("--student-epochs", type=int, default=5,
@@ -190,7 +191,7 @@ def main(argv=None):
     fast_settings(args)
     keras.utils.set_random_seed(args.seed)
     data, label_names = load_data(args)  # bad data fails here, before any folder is made
-    layers = [int(i) for i in args.student_layers.split(",")]
+    layers = [int(i) for i in args.student_layers.split(",")] if args.student_layers else None
     sparsities = [float(s) for s in args.sparsities.split(",")]
     run = RunDir(args.output_dir, "intent_distill", args.name, args.resume)
     run.save_config(args)

@@ -45,6 +45,23 @@ def test_run_dir_never_overwrites_and_resumes(tmp_path):
     assert RunDir(tmp_path, "emotion").path.name.startswith("emotion-")
 
 
+def test_resume_takes_the_options_the_run_was_started_with(tmp_path):
+    parser = lambda: recipe_parser("demo", epochs=3)  # noqa: E731 - a fresh parser per parse, as a recipe makes
+    started = parse_args(parser(), ["--output-dir", str(tmp_path), "--name", "run", "--epochs", "5",
+                                    "--learning-rate", "0.002"])
+    RunDir(tmp_path, "demo", "run").save_config(started)
+    resumed = parse_args(parser(), ["--output-dir", str(tmp_path), "--name", "run", "--resume"])
+    assert (resumed.epochs, resumed.learning_rate, resumed.resume) == (5, 0.002, True)
+    # Where things are may change on resume; what is trained may not.
+    moved = parse_args(parser(), ["--output-dir", str(tmp_path), "--name", "run", "--resume", "--data-dir", "elsewhere"])
+    RunDir(tmp_path, "demo", "run", resume=True).save_config(moved)
+    changed = parse_args(parser(), ["--output-dir", str(tmp_path), "--name", "run", "--resume", "--epochs", "2"])
+    config_before = (tmp_path / "run" / "config.json").read_text()
+    with pytest.raises(ConfigError, match=r"started with --epochs 5 \(now 2\).*Resume without these options"):
+        RunDir(tmp_path, "demo", "run", resume=True).save_config(changed)
+    assert (tmp_path / "run" / "config.json").read_text() == config_before  # nothing overwritten
+
+
 def test_write_json_converts_numpy(tmp_path):
     import numpy as np
 

@@ -10,7 +10,7 @@ from tfnlp.errors import ConfigError
 from tfnlp.export.saving import save_model
 from tfnlp.models.classifier import EncoderClassifier
 from tfnlp.models.encoders import BertEncoder, load_preprocessor
-from tfnlp.models.students import shrink_encoder, student_classifier
+from tfnlp.models.students import shrink_encoder, spread_layers, student_classifier
 from tfnlp.training import Distiller, fit, with_teacher_logits
 from tfnlp.training.distiller import hidden_state_mse, same_preprocessing, soft_target_kl, with_hidden_states
 
@@ -135,6 +135,19 @@ def test_student_copies_chosen_teacher_layers(preprocessor):
     np.testing.assert_allclose(student(inputs), teacher(inputs), atol=1e-5)
     with pytest.raises(ConfigError, match="indices 0-2"):
         shrink_encoder(teacher.backbone, layers=(0, 3))
+
+
+def test_default_student_keeps_half_the_layers_first_and_last_included(preprocessor):
+    assert spread_layers(6) == [0, 2, 5] and spread_layers(12) == [0, 2, 4, 7, 9, 11]
+    assert spread_layers(6, keep=1) == [5] and spread_layers(3, keep=3) == [0, 1, 2]
+    with pytest.raises(ConfigError, match="keeps 1 to 6"):
+        spread_layers(6, keep=7)
+    teacher = tiny_teacher(preprocessor, seed=5, num_layers=4)
+    student = student_classifier(teacher)
+    assert student.backbone.num_layers == 2
+    for student_layer, index in zip(student.backbone.transformer_layers, (0, 3)):
+        for a, b in zip(student_layer.get_weights(), teacher.backbone.transformer_layers[index].get_weights()):
+            np.testing.assert_array_equal(a, b)
 
 
 def test_same_preprocessing_detects_shared_tokenizers(preprocessor, tiny_bert_dir):

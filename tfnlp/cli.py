@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from tfnlp.errors import ConfigError, TfnlpError
+from tfnlp.runs import RESUME_MAY_CHANGE, saved_options
 
 STRATEGIES = ("default", "mirrored", "multi-worker")  # tfnlp.training.distribute.get_strategy
 # tfnlp.training.precision.set_precision. mixed_bfloat16: CPUs with AMX or AVX512-BF16, Ampere and later
@@ -72,17 +73,25 @@ def load_config_file(path):
 
 
 def parse_args(parser, argv=None):
-    """Parse `argv`, taking defaults from `--config` when given (unknown keys are errors), and set `--precision`."""
+    """Parse `argv` and set `--precision`.
+
+    Defaults come from `--config` (unknown keys are errors) and, with `--resume`, from the
+    options the run was started with, so `--name RUN --resume` alone continues it as it was.
+    """
     first, _ = parser.parse_known_args(argv)
-    if first.config:
-        values = load_config_file(first.config)
-        known = {action.dest for action in parser._actions}
-        for key in values:
-            if key not in known:
-                close = difflib.get_close_matches(key, known, n=1)
-                hint = f" Did you mean {close[0]!r}?" if close else ""
-                raise ConfigError(f"{first.config}: unknown option {key!r}.{hint}")
-        parser.set_defaults(**values)
+    values = load_config_file(first.config) if first.config else {}
+    known = {action.dest for action in parser._actions}
+    for key in values:
+        if key not in known:
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(f"{first.config}: unknown option {key!r}.{hint}")
+    parser.set_defaults(**values)
+    first, _ = parser.parse_known_args(argv)
+    if first.resume and first.name:
+        saved = saved_options(Path(first.output_dir) / first.name)
+        parser.set_defaults(**{key: value for key, value in saved.items()
+                               if key in known and key not in values and key not in RESUME_MAY_CHANGE})
     args = parser.parse_args(argv)
     from tfnlp.training.precision import set_precision  # tfnlp.training imports this module
 

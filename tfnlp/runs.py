@@ -29,6 +29,16 @@ def _to_jsonable(value):
     return value
 
 
+# Options a resumed run may take other values of: where things are, not what is trained.
+RESUME_MAY_CHANGE = ("resume", "name", "output_dir", "config", "data_dir", "strategy")
+
+
+def saved_options(run_path):
+    """The options the run in `run_path` was started with (its `config.json`); `{}` when there is none."""
+    path = Path(run_path) / "config.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
 def write_json(path, data):
     """Write `data` as indented JSON, atomically (numpy values converted)."""
     path = Path(path)
@@ -79,8 +89,28 @@ class RunDir:
         return path
 
     def save_config(self, options):
-        """Record every option used (a dict or an argparse namespace)."""
-        return write_json(self.path / "config.json", vars(options) if not isinstance(options, dict) else options)
+        """Record every option used (a dict or an argparse namespace).
+
+        A resumed run must use the options it was started with (except those in
+        `RESUME_MAY_CHANGE`): what it saved (checkpoints, models) was trained with them.
+        """
+        options = vars(options) if not isinstance(options, dict) else options
+        if self.resumed:
+            self._check_same_options(json.loads(json.dumps(_to_jsonable(options))))
+        return write_json(self.path / "config.json", options)
+
+    def _check_same_options(self, options):
+        saved = saved_options(self.path)
+        changed = {key: (saved[key], options[key]) for key in saved.keys() & options.keys()
+                   if key not in RESUME_MAY_CHANGE and saved[key] != options[key]}
+        if changed:
+            listed = ", ".join(f"--{key.replace('_', '-')} {before!r} (now {after!r})"
+                               for key, (before, after) in sorted(changed.items()))
+            raise ConfigError(
+                f"{self.path} was started with {listed}: resuming with other values would mix two runs. "
+                "Resume without these options (a resumed run takes the ones it was started with), or start "
+                "a new run with another --name."
+            )
 
     def save_metrics(self, metrics):
         """Merge `metrics` into `metrics.json` and rewrite it."""

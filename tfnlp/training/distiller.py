@@ -103,60 +103,68 @@ class Distiller(keras.Model):
         )
         metrics = metrics or [keras.metrics.SparseCategoricalAccuracy(name="sparse_categorical_accuracy")]
         self.loss_tracker = keras.metrics.Mean(name="loss")
-        self.student_loss_tracker = keras.metrics.Mean(name="student_loss")
-        self.distillation_loss_tracker = keras.metrics.Mean(name="distillation_loss")
-        self.hidden_loss_tracker = keras.metrics.Mean(name="hidden_loss")
+        # One mean per loss term, logged for TensorBoard beside the total.
+        terms = ["student_loss", "distillation_loss"] + (["hidden_loss"] if self.hidden_weight else [])
+        self.term_trackers = {name: keras.metrics.Mean(name=name) for name in terms}
         self.student_metrics = [keras.metrics.get(metric) for metric in metrics]
 
     @property
     def metrics(self):
         if not getattr(self, "compiled", False) or not hasattr(self, "loss_tracker"):
             return []
-        hidden = [self.hidden_loss_tracker] if self.hidden_weight else []
-        return [self.loss_tracker, self.student_loss_tracker, self.distillation_loss_tracker, *hidden,
-                *self.student_metrics]
+        return [self.loss_tracker, *self.term_trackers.values(), *self.student_metrics]
 
     def call(self, inputs, training=False):
         """The student's logits for raw inputs."""
         return self.student(_preprocess(self.student, inputs), training=training)
 
-    def compute_losses(self, y, student_logits, teacher_logits, sample_weight=None):
-        """`{"loss", "student_loss", "distillation_loss"}` for one batch (see the module docstring)."""
+    def compute_losses(self, y, student_logits, teacher_logits, sample_weight=None, hidden_states=None):
+        """`{"loss", "student_loss", "distillation_loss"}` for one batch (see the module docstring).
+
+        `hidden_states`, `(student_states, teacher_states, padding_mask)`, adds `"hidden_loss"`.
+        """
         student_loss = self.student_loss_fn(y, student_logits, sample_weight=sample_weight)
         distillation_loss = self.temperature**2 * soft_target_kl(
             teacher_logits, student_logits, self.temperature, sample_weight
         )
         loss = self.alpha * student_loss + (1.0 - self.alpha) * distillation_loss
-        return {"loss": loss, "student_loss": student_loss, "distillation_loss": distillation_loss}
+        losses = {"loss": loss, "student_loss": student_loss, "distillation_loss": distillation_loss}
+        if hidden_states is not None:
+            losses["hidden_loss"] = hidden_state_mse(*hidden_states)
+            losses["loss"] += self.hidden_weight * losses["hidden_loss"]
+        return losses
 
     def train_step(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         y, teacher_logits = _split_targets(y)
         student_inputs = _preprocess(self.student, x)
-        if self.hidden_weight:
-            teacher_logits, *teacher_states = self._teacher_states(student_inputs, training=False)
-            teacher_states = [ops.stop_gradient(state) for state in teacher_states]
-        elif teacher_logits is None:
-            teacher_inputs = student_inputs if self.shares_preprocessing else _preprocess(self.teacher, x)
-            teacher_logits = self.teacher(teacher_inputs, training=False)
-        teacher_logits = ops.stop_gradient(teacher_logits)
+        teacher_logits, teacher_states = self._teacher_outputs(x, student_inputs, teacher_logits)
         variables = self.student.trainable_variables
         with tf.GradientTape() as tape:
             if self.hidden_weight:
                 student_logits, *student_states = self._student_states(student_inputs, training=True)
+                hidden_states = (student_states, teacher_states, student_inputs["padding_mask"])
             else:
-                student_logits = self.student(student_inputs, training=True)
-            losses = self.compute_losses(y, student_logits, teacher_logits, sample_weight)
-            if self.hidden_weight:
-                losses["hidden_loss"] = hidden_state_mse(student_states, teacher_states, student_inputs["padding_mask"])
-                losses["loss"] += self.hidden_weight * losses["hidden_loss"]
+                student_logits, hidden_states = self.student(student_inputs, training=True), None
+            losses = self.compute_losses(y, student_logits, teacher_logits, sample_weight, hidden_states)
             loss = losses["loss"] + sum(self.student.losses)  # regularizers, if any
         self.optimizer.apply(tape.gradient(loss, variables), variables)
-        self.student_loss_tracker.update_state(losses["student_loss"])
-        self.distillation_loss_tracker.update_state(losses["distillation_loss"])
-        if self.hidden_weight:
-            self.hidden_loss_tracker.update_state(losses["hidden_loss"])
+        for name, tracker in self.term_trackers.items():
+            tracker.update_state(losses[name])
         return self._update_metrics(losses["loss"], y, student_logits, sample_weight)
+
+    def _teacher_outputs(self, x, student_inputs, cached_logits):
+        """`(logits, hidden states)` of the teacher, constants for the student's gradients; cached logits
+        (from `with_teacher_logits`) spare its forward pass unless its hidden states are needed."""
+        states = []
+        if self.hidden_weight:
+            logits, *states = self._teacher_states(student_inputs, training=False)
+        elif cached_logits is not None:
+            logits = cached_logits
+        else:
+            logits = self.teacher(student_inputs if self.shares_preprocessing else _preprocess(self.teacher, x),
+                                  training=False)
+        return ops.stop_gradient(logits), [ops.stop_gradient(state) for state in states]
 
     def test_step(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
@@ -164,8 +172,7 @@ class Distiller(keras.Model):
         student_logits = self(x, training=False)
         loss = self.student_loss_fn(y, student_logits, sample_weight=sample_weight)
         logs = self._update_metrics(loss, y, student_logits, sample_weight)
-        return {name: value for name, value in logs.items()
-                if name not in ("student_loss", "distillation_loss", "hidden_loss")}
+        return {name: value for name, value in logs.items() if name not in self.term_trackers}
 
     def _check_hidden_distillation(self, layer_map):
         """The layer map, after checking that the two models' hidden states can be compared."""
