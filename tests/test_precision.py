@@ -5,6 +5,7 @@ import pytest
 from tfnlp.cli import parse_args, recipe_parser
 from tfnlp.data.pipeline import text_dataset
 from tfnlp.errors import ConfigError
+from tfnlp.export.saving import load_trained_model, save_model
 from tfnlp.models.classifier import EncoderClassifier
 from tfnlp.models.students import student_classifier
 from tfnlp.training import fit, set_precision, to_float32
@@ -21,8 +22,9 @@ def float32_afterwards():
 
 
 def compute_dtypes(model):
-    """The compute dtypes of the layers with float weights (tokenizers stay integer)."""
-    policies = [layer.dtype_policy for layer in model._flatten_layers(include_self=True)]
+    """The compute dtypes of the layers with float weights (tokenizers stay integer; inputs compute nothing)."""
+    policies = [layer.dtype_policy for layer in model._flatten_layers(include_self=True)
+                if not isinstance(layer, keras.layers.InputLayer)]
     return {policy.compute_dtype for policy in policies if policy.variable_dtype.startswith("float")}
 
 
@@ -48,6 +50,17 @@ def test_mixed_training_ends_with_a_float32_model(trainable_bert_dir, tmp_path):
     path = tmp_path / "model.keras"
     classifier.save(path)
     assert compute_dtypes(keras.saving.load_model(path)) == {"float32"}
+
+
+def test_a_float32_model_reloads_float32_under_a_mixed_policy(trainable_bert_dir, tmp_path):
+    # e.g. `--precision mixed_bfloat16 --teacher teacher.keras`: the teacher must score in float32.
+    classifier = EncoderClassifier.from_preset(trainable_bert_dir, LABELS, sequence_length=16)
+    expected = classifier.predict(TEXTS, verbose=0)
+    save_model(classifier, tmp_path / "model.keras")
+    set_precision("mixed_bfloat16")
+    reloaded = load_trained_model(tmp_path / "model.keras")
+    assert compute_dtypes(reloaded) == {"float32"}
+    np.testing.assert_allclose(reloaded.predict(TEXTS, verbose=0), expected, atol=1e-6)
 
 
 def test_to_float32_changes_the_arithmetic(trainable_bert_dir):

@@ -62,13 +62,16 @@ class EncoderClassifier(keras_hub.models.TextClassifier):
         # === Layers ===
         self.backbone = backbone
         self.preprocessor = preprocessor
-        self.head_layers = [keras.layers.Dropout(dropout, name="head_dropout")]
+        # The head computes in the backbone's precision (not the global policy's: a float32 model reloaded
+        # while mixed precision is on stays float32).
+        dtype = backbone.dtype_policy
+        self.head_layers = [keras.layers.Dropout(dropout, dtype=dtype, name="head_dropout")]
         if head == "custom":
             self.head_layers += [
-                keras.layers.Dense(hidden_dim, activation="relu", name="head_hidden"),
-                keras.layers.Dropout(dropout, name="head_hidden_dropout"),
+                keras.layers.Dense(hidden_dim, activation="relu", dtype=dtype, name="head_hidden"),
+                keras.layers.Dropout(dropout, dtype=dtype, name="head_hidden_dropout"),
             ]
-        self.head_layers.append(keras.layers.Dense(len(label_names), name="logits"))
+        self.head_layers.append(keras.layers.Dense(len(label_names), dtype=dtype, name="logits"))
         # === Functional model ===
         inputs = backbone.input
         x = _pooled_output(backbone, inputs)

@@ -28,7 +28,8 @@ class SpanLogits(keras.layers.Layer):
     def __init__(self, kernel_initializer="glorot_uniform", **kwargs):
         super().__init__(**kwargs)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.dense = keras.layers.Dense(2, kernel_initializer=self.kernel_initializer, name="dense")
+        self.dense = keras.layers.Dense(2, kernel_initializer=self.kernel_initializer, dtype=self.dtype_policy,
+                                        name="dense")
 
     def build(self, sequence_shape, padding_mask_shape=None):
         self.dense.build(sequence_shape)
@@ -73,9 +74,10 @@ class QuestionAnswerer(keras_hub.models.Task):
         # === Layers ===
         self.backbone = backbone
         self.tokenizer = tokenizer
-        self.output_dropout = keras.layers.Dropout(dropout, name="output_dropout")
+        dtype = backbone.dtype_policy  # the head computes in the backbone's precision (see EncoderClassifier)
+        self.output_dropout = keras.layers.Dropout(dropout, dtype=dtype, name="output_dropout")
         self.span_logits = SpanLogits(
-            kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.02), name="span_logits"
+            kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.02), dtype=dtype, name="span_logits"
         )
         # === Functional model ===
         inputs = backbone.input

@@ -40,9 +40,10 @@ class EncoderRegressor(keras_hub.models.Task):
         # === Layers ===
         self.backbone = backbone
         self.preprocessor = preprocessor
-        self.head_dropout = keras.layers.Dropout(dropout, name="head_dropout")
-        self.score_dense = keras.layers.Dense(1, name="score_dense")
-        self.to_score = keras.layers.Reshape((), name="score")
+        dtype = backbone.dtype_policy  # the head computes in the backbone's precision (see EncoderClassifier)
+        self.head_dropout = keras.layers.Dropout(dropout, dtype=dtype, name="head_dropout")
+        self.score_dense = keras.layers.Dense(1, dtype=dtype, name="score_dense")
+        self.to_score = keras.layers.Reshape((), dtype=dtype, name="score")
         # === Functional model ===
         inputs = backbone.input
         x = self.to_score(self.score_dense(self.head_dropout(_pooled_output(backbone, inputs))))

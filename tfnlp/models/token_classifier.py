@@ -189,8 +189,9 @@ class EncoderTokenClassifier(keras_hub.models.Task):
         # === Layers ===
         self.backbone = backbone
         self.preprocessor = preprocessor
-        self.head_dropout = keras.layers.Dropout(dropout, name="head_dropout")
-        self.logits_dense = keras.layers.Dense(len(label_names), name="logits")
+        dtype = backbone.dtype_policy  # the head computes in the backbone's precision (see EncoderClassifier)
+        self.head_dropout = keras.layers.Dropout(dropout, dtype=dtype, name="head_dropout")
+        self.logits_dense = keras.layers.Dense(len(label_names), dtype=dtype, name="logits")
         # === Functional model ===
         inputs = backbone.input
         outputs = backbone(inputs)
