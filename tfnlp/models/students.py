@@ -1,8 +1,9 @@
 """Smaller students for distillation, initialised from a teacher's layers (as DistilBERT).
 
 A student that keeps the teacher's width, embeddings, pooler and half of its
-transformer layers (the last among them, which feeds the head) starts close to the teacher, so distillation has little to
-recover; it shares the teacher's tokenizer, so a `Distiller` tokenizes once.
+transformer layers (the last among them, which feeds the head) starts close to
+the teacher, so distillation has little to recover; it shares the teacher's
+tokenizer, so a `Distiller` tokenizes once.
 """
 
 import math
