@@ -33,10 +33,13 @@ def _to_jsonable(value):
 RESUME_MAY_CHANGE = ("resume", "name", "output_dir", "config", "data_dir", "strategy")
 
 
+def _read_json(path):
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
 def saved_options(run_path):
     """The options the run in `run_path` was started with (its `config.json`); `{}` when there is none."""
-    path = Path(run_path) / "config.json"
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    return _read_json(Path(run_path) / "config.json")
 
 
 def write_json(path, data):
@@ -76,11 +79,7 @@ class RunDir:
             )
         self.path.mkdir(parents=True, exist_ok=True)
         self.resumed = resume
-        self.metrics = self._read("metrics.json") if resume else {}
-
-    def _read(self, name):
-        path = self.path / name
-        return json.loads(path.read_text()) if path.is_file() else {}
+        self.metrics = _read_json(self.path / "metrics.json") if resume else {}
 
     def file(self, relative):
         """Path of `relative` inside the run, its parent folders created."""
