@@ -7,7 +7,8 @@ epochs for distillation with keras-tuner and retrain the best, on the training q
 teacher-labelled texts (SQuAD questions as out-of-scope probes; optionally word-dropped
 copies of the queries; the teacher's logits computed once); export the distilled student
 (.keras, SavedModel, ONNX fp32, ONNX int8 per-channel); prune it to 50/70/90% sparsity.
-Every variant gets size (MB), one-query latency and test accuracy, in one table and one plot.
+Every variant gets size (MB), one-query latency and test accuracy (with in-scope accuracy and `oos`
+recall), in one table and one plot.
 `--resume --name RUN` keeps the models a run already saved (teacher, student alone, distilled,
 pruned), trains only what is missing, and exports and measures every variant again.
 """
@@ -18,7 +19,7 @@ import gc
 import keras
 import numpy as np
 
-from tfnlp.benchmark.performance import PerformanceBenchmark, plot_metrics, results_table
+from tfnlp.benchmark.performance import PerformanceBenchmark, plot_metrics, results_table, summary_line
 from tfnlp.cli import parse_args, recipe_parser, run_recipe
 from tfnlp.data import load_dataset
 from tfnlp.data.augmentation import as_plain_queries, drop_words
@@ -207,9 +208,7 @@ def main(argv=None):
         results.update(benchmark.run(run.file("benchmark.json")))
         del benchmark
         gc.collect()  # one run holds many models: free each pipeline (and its traced graph) once measured
-        metrics = results[name]
-        print(f"{name}: {metrics['size_mb']:.1f} MB, {metrics['latency_ms']['mean']:.2f} "
-              f"+/- {metrics['latency_ms']['std']:.2f} ms, accuracy {metrics['accuracy']:.4f}")
+        print(summary_line(name, results[name]))
 
     strategy = recipe_strategy(args.strategy, run)  # each training below builds its variables in its scope
     with strategy.scope():

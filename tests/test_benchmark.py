@@ -8,7 +8,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tfnlp.benchmark.performance import PerformanceBenchmark, plot_metrics, results_table, save_results
+from tfnlp.benchmark.performance import (
+    PerformanceBenchmark,
+    plot_metrics,
+    results_table,
+    save_results,
+    summary_line,
+)
 from tfnlp.data import load_dataset
 from tfnlp.data.pipeline import text_dataset
 from tfnlp.errors import DataError
@@ -68,6 +74,41 @@ def test_benchmark_measures_size_latency_accuracy_and_plots(tiny, tmp_path):
     assert plot_metrics(merged, "tiny", tmp_path / "plot.png").stat().st_size > 0
     with pytest.raises(DataError, match="text"):
         PerformanceBenchmark(pipeline, FRAME.rename(columns={"text": "query"}), "bad")
+
+
+class LookupPipeline:
+    """Answers each text with a fixed label: accuracies computable by hand."""
+
+    label_names = ["balance", "transfer", "oos"]
+
+    def __init__(self, answers):
+        self.answers = answers
+
+    def size_mb(self):
+        return 1.0
+
+    def __call__(self, texts):
+        batch = [texts] if isinstance(texts, str) else texts
+        return [{"label": self.answers.get(text, "balance"), "score": 1.0} for text in batch]
+
+
+def test_benchmark_reports_in_scope_accuracy_and_out_of_scope_recall():
+    queries = pd.DataFrame({"text": ["my balance", "send money", "pay rent", "sing a song", "tell a joke"],
+                            "label": [0, 1, 1, 2, 2]})
+    answers = {"send money": "transfer", "pay rent": "oos", "sing a song": "oos", "tell a joke": "transfer"}
+    results = PerformanceBenchmark(LookupPipeline(answers), queries, "lookup", warmup=1, repeats=2).run()
+    metrics = results["lookup"]
+    assert metrics["accuracy"] == pytest.approx(3 / 5)
+    assert metrics["in_scope_accuracy"] == pytest.approx(2 / 3)  # "pay rent" rejected
+    assert metrics["out_of_scope_recall"] == pytest.approx(1 / 2)  # "tell a joke" taken for a transfer
+    assert "| lookup |" in results_table(results) and "0.6667 | 0.5000 |" in results_table(results)
+    assert summary_line("lookup", metrics).endswith("accuracy 0.6000 (in-scope 0.6667, out-of-scope recall 0.5000)")
+
+    in_scope_only = PerformanceBenchmark(LookupPipeline(answers), queries[queries.label < 2], "in", warmup=1,
+                                         repeats=2).run()
+    assert set(in_scope_only["in"]) == {"size_mb", "accuracy", "latency_ms"}
+    assert "out-of-scope" not in results_table({**results, **in_scope_only})
+    assert summary_line("in", in_scope_only["in"]).endswith("accuracy 0.6667")
 
 
 def test_transformers_export_matches_keras_logits(tiny, tmp_path):

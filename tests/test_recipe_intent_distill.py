@@ -54,6 +54,7 @@ def test_fast_run_benchmarks_every_variant(tmp_path):
     assert set(VARIANTS) == set(results)
     for metrics in results.values():
         assert metrics["size_mb"] > 0 and 0 <= metrics["accuracy"] <= 1
+        assert 0 <= metrics["in_scope_accuracy"] <= 1 and 0 <= metrics["out_of_scope_recall"] <= 1
         assert metrics["latency_ms"]["p95"] >= metrics["latency_ms"]["median"] > 0
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["transformers_max_logit_difference"] < 1e-3
@@ -66,6 +67,7 @@ def test_fast_run_benchmarks_every_variant(tmp_path):
                  "onnx/model.int8.onnx", "benchmark.md", "plots/accuracy_vs_latency.png",
                  "plots/weights_pruned_90.png", "transformers/model.safetensors"):
         assert (run / name).is_file(), name
+    assert "out-of-scope recall" in (run / "benchmark.md").read_text()
 
     saved = {name: (run / name).stat().st_mtime_ns for name in ("teacher.keras", "student_alone.keras",
                                                                  "pruned_50.keras", "pruned_90.keras")}

@@ -33,6 +33,10 @@ class PerformanceBenchmark:
         query: the text whose latency is measured.
         warmup, repeats: untimed then timed calls of `pipeline(query)`.
         batch_size: texts per pipeline call when measuring accuracy.
+        out_of_scope: the label of queries the classifier should reject; where
+            it is one of the labels, the results also give the accuracy on the
+            other queries and this label's recall, as CLINC150 is reported
+            (Larson et al. 2019): the two move apart, and `oos` is 18% of its test.
 
     Example:
     >>> benchmark = PerformanceBenchmark(TextClassificationPipeline(teacher),
@@ -42,7 +46,7 @@ class PerformanceBenchmark:
     """
 
     def __init__(self, pipeline, dataset, name, label_names=None, query=DEFAULT_QUERY, warmup=10, repeats=100,
-                 batch_size=64):
+                 batch_size=64, out_of_scope="oos"):
         missing = {"text", "label"} - set(getattr(dataset, "columns", ()))
         if missing:
             raise DataError(f"The benchmark dataset lacks the columns {sorted(missing)}; pass a split such as "
@@ -52,6 +56,7 @@ class PerformanceBenchmark:
         self.pipeline, self.dataset, self.name = pipeline, dataset, name
         self.label_names = list(label_names if label_names is not None else pipeline.label_names)
         self.query, self.warmup, self.repeats, self.batch_size = query, warmup, repeats, batch_size
+        self.out_of_scope = out_of_scope
 
     def compute_size(self):
         """Size on disk of what would be deployed, in MB (MiB, as the chapter)."""
@@ -71,13 +76,20 @@ class PerformanceBenchmark:
                                "median": float(np.median(latencies)), "p95": float(np.percentile(latencies, 95))}}
 
     def compute_accuracy(self):
-        """Accuracy on every example of `dataset` (predicted label name vs the true one)."""
+        """Accuracy on every example of `dataset` (predicted label name vs the true one); with an
+        out-of-scope label among the true ones, also `in_scope_accuracy` and `out_of_scope_recall`."""
         texts = self.dataset["text"].tolist()
         predicted = []
         for start in range(0, len(texts), self.batch_size):
             predicted += [result["label"] for result in self.pipeline(texts[start : start + self.batch_size])]
-        true = [self.label_names[label] for label in self.dataset["label"]]
-        return {"accuracy": float(np.mean(np.array(predicted) == np.array(true)))}
+        true = np.array([self.label_names[label] for label in self.dataset["label"]])
+        correct = np.array(predicted) == true
+        metrics = {"accuracy": float(correct.mean())}
+        out_of_scope = true == self.out_of_scope
+        if out_of_scope.any() and not out_of_scope.all():
+            metrics.update(in_scope_accuracy=float(correct[~out_of_scope].mean()),
+                           out_of_scope_recall=float(correct[out_of_scope].mean()))
+        return metrics
 
     def run(self, path=None):
         """All three measurements as `{name: {...}}`; merged into the JSON file `path` if given."""
@@ -98,14 +110,36 @@ def save_results(results, path):
 
 
 def results_table(results):
-    """A Markdown table: variant, size (MB), latency mean +/- std (ms), p95 (ms), accuracy."""
-    lines = ["| variant | size (MB) | latency (ms), mean +/- std | median (ms) | p95 (ms) | accuracy |",
-             "|---|---|---|---|---|---|"]
+    """A Markdown table: variant, size (MB), latency mean +/- std, median and p95 (ms), accuracy, and the
+    in-scope accuracy and out-of-scope recall where every variant has them."""
+    scopes = all("in_scope_accuracy" in metrics for metrics in results.values())
+    header = "| variant | size (MB) | latency (ms), mean +/- std | median (ms) | p95 (ms) | accuracy |"
+    lines = [header + (" in-scope accuracy | out-of-scope recall |" if scopes else ""),
+             "|---|---|---|---|---|---|" + ("---|---|" if scopes else "")]
     for name, metrics in results.items():
         latency = metrics["latency_ms"]
-        lines.append(f"| {name} | {metrics['size_mb']:.1f} | {latency['mean']:.2f} +/- {latency['std']:.2f} | "
-                     f"{latency['median']:.2f} | {latency['p95']:.2f} | {metrics['accuracy']:.4f} |")
+        row = (f"| {name} | {metrics['size_mb']:.1f} | {latency['mean']:.2f} +/- {latency['std']:.2f} | "
+               f"{latency['median']:.2f} | {latency['p95']:.2f} | {metrics['accuracy']:.4f} |")
+        if scopes:
+            row += f" {metrics['in_scope_accuracy']:.4f} | {metrics['out_of_scope_recall']:.4f} |"
+        lines.append(row)
     return "\n".join(lines)
+
+
+def summary_line(name, metrics):
+    """One variant in one line: size, latency mean +/- std, accuracy (and in-scope / out-of-scope where measured).
+
+    Example:
+    >>> summary_line("int8", {"size_mb": 17.4, "latency_ms": {"mean": 0.47, "std": 0.04}, "accuracy": 0.8804})
+    'int8: 17.4 MB, 0.47 +/- 0.04 ms, accuracy 0.8804'
+    """
+    latency = metrics["latency_ms"]
+    line = (f"{name}: {metrics['size_mb']:.1f} MB, {latency['mean']:.2f} +/- {latency['std']:.2f} ms, "
+            f"accuracy {metrics['accuracy']:.4f}")
+    if "in_scope_accuracy" in metrics:
+        line += (f" (in-scope {metrics['in_scope_accuracy']:.4f}, "
+                 f"out-of-scope recall {metrics['out_of_scope_recall']:.4f})")
+    return line
 
 
 def plot_metrics(results, current, path):
