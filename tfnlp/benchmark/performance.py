@@ -12,8 +12,10 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from tfnlp import plots
+from tfnlp.comparison import to_markdown
 from tfnlp.errors import ConfigError, DataError
 from tfnlp.runs import write_json
 
@@ -113,17 +115,17 @@ def results_table(results):
     """A Markdown table: variant, size (MB), latency mean +/- std, median and p95 (ms), accuracy, and the
     in-scope accuracy and out-of-scope recall where every variant has them."""
     scopes = all("in_scope_accuracy" in metrics for metrics in results.values())
-    header = "| variant | size (MB) | latency (ms), mean +/- std | median (ms) | p95 (ms) | accuracy |"
-    lines = [header + (" in-scope accuracy | out-of-scope recall |" if scopes else ""),
-             "|---|---|---|---|---|---|" + ("---|---|" if scopes else "")]
+    rows = {}
     for name, metrics in results.items():
         latency = metrics["latency_ms"]
-        row = (f"| {name} | {metrics['size_mb']:.1f} | {latency['mean']:.2f} +/- {latency['std']:.2f} | "
-               f"{latency['median']:.2f} | {latency['p95']:.2f} | {metrics['accuracy']:.4f} |")
+        rows[name] = {"size (MB)": f"{metrics['size_mb']:.1f}",
+                      "latency (ms), mean +/- std": f"{latency['mean']:.2f} +/- {latency['std']:.2f}",
+                      "median (ms)": f"{latency['median']:.2f}", "p95 (ms)": f"{latency['p95']:.2f}",
+                      "accuracy": f"{metrics['accuracy']:.4f}"}
         if scopes:
-            row += f" {metrics['in_scope_accuracy']:.4f} | {metrics['out_of_scope_recall']:.4f} |"
-        lines.append(row)
-    return "\n".join(lines)
+            rows[name].update({"in-scope accuracy": f"{metrics['in_scope_accuracy']:.4f}",
+                               "out-of-scope recall": f"{metrics['out_of_scope_recall']:.4f}"})
+    return to_markdown(pd.DataFrame.from_dict(rows, orient="index").rename_axis("variant")).rstrip("\n")
 
 
 def summary_line(name, metrics):
